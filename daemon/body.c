@@ -1,0 +1,617 @@
+/*
+ * body.c: one HTTP response body, from its first byte to its place in a
+ * result record.
+ *
+ * A struct body owns the raw bytes of the body (needed when it turns out
+ * not to be JSON), a json-c incremental tokener fed as the bytes arrive,
+ * and the parsed value once the tokener has produced one.  body_finish()
+ * decides what the body is: JSON (then the raw bytes are freed and extract
+ * is applied), a string when it is valid UTF-8, binary otherwise; and
+ * body_encode() writes it as the "body" or "body_base64" member of a record.
+ *
+ * json-c 0.16 in strict mode still accepts things that are not JSON, and
+ * some of them it would write back out verbatim, producing invalid output
+ * (NaN, -Infinity, "1.", raw control characters in strings), or changed
+ * values (integers beyond 64 bits are clamped; fed byte by byte it reads
+ * "[0-1]" as [0]), or it takes 'single quotes'.  A small lexical scanner
+ * (strings and the number grammar) runs in front of the tokener and
+ * rejects those; json-c checks the structure.  Its UTF-8 validation
+ * (JSON_TOKENER_VALIDATE_UTF8) is not used: it rejects a valid sequence
+ * split between two calls and accepts overlongs and surrogates, so the
+ * whole body goes through util_utf8_valid() instead, which the
+ * string/binary decision needs anyway.
+ *
+ * Nothing here logs; errors are returned as values.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "fetchd.h"
+
+#define BODY_MAX_DEPTH	64		/* nesting accepted as JSON */
+#define BODY_TOK_CHUNK	(1 << 30)	/* json_tokener_parse_ex takes an int */
+#define BODY_RAW_MIN	4096		/* first allocation of raw bytes */
+
+enum body_kind {
+	BK_EMPTY,
+	BK_JSON,
+	BK_STRING,
+	BK_BINARY
+};
+
+/* Where the JSON recognition stands. */
+enum jstate {
+	JS_PARSING,		/* tokener active */
+	JS_TRAILING,		/* value complete, only whitespace may follow */
+	JS_FAILED		/* not JSON */
+};
+
+/* States of the lexical scanner (see the comment at the top). */
+enum lstate {
+	L_OUT,			/* between tokens */
+	L_STR,			/* inside a string */
+	L_ESC,			/* after a backslash inside a string */
+	L_MINUS,		/* number: after '-' */
+	L_ZERO,			/* number: integer part is "0" */
+	L_INT,			/* number: in the integer part */
+	L_FRAC0,		/* number: after '.' */
+	L_FRAC,			/* number: in the fraction */
+	L_EXP0,			/* number: after 'e' */
+	L_EXPS,			/* number: after the exponent's sign */
+	L_EXP			/* number: in the exponent */
+};
+
+#define LEX_MAXDIG	20	/* digits of UINT64_MAX */
+
+struct lex {
+	enum lstate	 st;
+	int		 neg;
+	size_t		 ndig;
+	char		 dig[LEX_MAXDIG];
+};
+
+struct body {
+	uint64_t		 max;
+	char			*extract;
+	uint64_t		 total;
+	int			 too_large;
+	int			 finished;
+	int			 rc;		/* of body_finish() */
+	char			*cause;		/* of body_finish(), kept */
+	enum body_kind		 kind;
+
+	char			*raw;		/* until known to be JSON */
+	size_t			 len;
+	size_t			 cap;
+
+	enum jstate		 js;
+	struct lex		 lex;
+	struct json_tokener	*tok;
+	struct json_object	*value;
+};
+
+static int	is_ws(unsigned char);
+static int	all_ws(const char *, size_t);
+static int	lex_number_end(struct lex *);
+static int	num_class(unsigned char);
+static int	lex_number(struct lex *, unsigned char, int *);
+static int	lex_out(struct lex *, unsigned char);
+static int	lex_scan(struct lex *, const char *, size_t);
+static int	lex_eof(struct lex *);
+static void	raw_add(struct body *, const char *, size_t);
+static void	raw_drop(struct body *);
+static void	json_fail(struct body *);
+static void	json_feed(struct body *, const char *, size_t);
+static void	json_end(struct body *);
+static int	apply_extract(struct body *, char **);
+static int	finish_cause(struct body *, char **, const char *);
+static void	encode_string(struct buf *, const char *, size_t);
+
+static int
+is_ws(unsigned char c)
+{
+	return (c == ' ' || c == '\t' || c == '\n' || c == '\r');
+}
+
+static int
+all_ws(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (!is_ws((unsigned char)s[i]))
+			return (0);
+	return (1);
+}
+
+/*
+ * A number token ended.  Integers outside the 64-bit range json-c can hold
+ * are refused: json-c would clamp them and change the data.
+ */
+static int
+lex_number_end(struct lex *l)
+{
+	enum lstate	 st = l->st;
+
+	l->st = L_OUT;
+	if (st == L_FRAC || st == L_EXP)
+		return (0);
+	if (st != L_ZERO && st != L_INT)
+		return (-1);
+	if (l->neg)
+		return (l->ndig > 19 || (l->ndig == 19 &&
+		    memcmp(l->dig, "9223372036854775808", 19) > 0) ? -1 : 0);
+	return (l->ndig > 20 || (l->ndig == 20 &&
+	    memcmp(l->dig, "18446744073709551615", 20) > 0) ? -1 : 0);
+}
+
+/*
+ * Numbers (RFC 8259 section 6) as a transition table: the next state for
+ * each state and class of byte (any other byte is N_BAD), N_BAD when the
+ * text cannot be JSON, N_END when the number ended before this byte.  Only
+ * whitespace, ',', ']' or '}' may end a number: json-c fed byte by byte
+ * takes "[0-1]" for [0].
+ */
+#define N_BAD	-1
+#define N_END	-2
+static const signed char numtab[][6] = {
+	/*            0        1-9      .        eE       +-       ws , ] } */
+	[L_MINUS] = { L_ZERO,  L_INT,   N_BAD,   N_BAD,   N_BAD,   N_BAD },
+	[L_ZERO] =  { N_BAD,   N_BAD,   L_FRAC0, L_EXP0,  N_BAD,   N_END },
+	[L_INT] =   { L_INT,   L_INT,   L_FRAC0, L_EXP0,  N_BAD,   N_END },
+	[L_FRAC0] = { L_FRAC,  L_FRAC,  N_BAD,   N_BAD,   N_BAD,   N_BAD },
+	[L_FRAC] =  { L_FRAC,  L_FRAC,  N_BAD,   L_EXP0,  N_BAD,   N_END },
+	[L_EXP0] =  { L_EXP,   L_EXP,   N_BAD,   N_BAD,   L_EXPS,  N_BAD },
+	[L_EXPS] =  { L_EXP,   L_EXP,   N_BAD,   N_BAD,   N_BAD,   N_BAD },
+	[L_EXP] =   { L_EXP,   L_EXP,   N_BAD,   N_BAD,   N_BAD,   N_END },
+};
+
+static int
+num_class(unsigned char c)
+{
+	if (c == '0')
+		return (0);
+	if (c >= '1' && c <= '9')
+		return (1);
+	if (c == '.')
+		return (2);
+	if (c == 'e' || c == 'E')
+		return (3);
+	if (c == '+' || c == '-')
+		return (4);
+	if (is_ws(c) || c == ',' || c == ']' || c == '}')
+		return (5);
+	return (-1);
+}
+
+/*
+ * One byte inside a number.  Sets *more to 0 when the byte is not part of
+ * it: the number has ended and the byte must be looked at again as L_OUT.
+ */
+static int
+lex_number(struct lex *l, unsigned char c, int *more)
+{
+	int	 cl = num_class(c), next;
+
+	*more = 1;
+	next = cl == -1 ? N_BAD : numtab[l->st][cl];
+	if (next == N_BAD)
+		return (-1);
+	if (next == N_END) {
+		*more = 0;
+		return (lex_number_end(l));
+	}
+	if (next == L_ZERO || next == L_INT) {	/* a digit of the integer */
+		if (l->ndig < LEX_MAXDIG)
+			l->dig[l->ndig] = (char)c;
+		if (l->ndig <= LEX_MAXDIG)
+			l->ndig++;
+	}
+	l->st = (enum lstate)next;
+	return (0);
+}
+
+/* One byte between tokens: structure, whitespace, or a token's start. */
+static int
+lex_out(struct lex *l, unsigned char c)
+{
+	int	 more;
+
+	switch (c) {
+	case ' ': case '\t': case '\n': case '\r':
+	case '{': case '}': case '[': case ']': case ',': case ':':
+		return (0);
+	case '"':
+		l->st = L_STR;
+		return (0);
+	case '-':
+		l->neg = 1;
+		l->ndig = 0;
+		l->st = L_MINUS;
+		return (0);
+	case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		l->neg = 0;
+		l->ndig = 0;
+		l->st = L_MINUS;	/* as if after the sign */
+		return (lex_number(l, c, &more));
+	case 'a': case 'e': case 'f': case 'l': case 'n':
+	case 'r': case 's': case 't': case 'u':
+		return (0);	/* true, false, null: json-c checks spelling */
+	default:
+		return (-1);
+	}
+}
+
+/* Scan a chunk; -1 as soon as it cannot be part of a JSON text. */
+static int
+lex_scan(struct lex *l, const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	const unsigned char	*e = p + len;
+	int			 more;
+
+	while (p < e) {
+		switch (l->st) {
+		case L_OUT:
+			if (lex_out(l, *p) == -1)
+				return (-1);
+			break;
+		case L_STR:
+			while (p < e && *p != '"' && *p != '\\' && *p >= 0x20)
+				p++;
+			if (p == e)
+				return (0);
+			if (*p < 0x20)
+				return (-1);
+			l->st = *p == '"' ? L_OUT : L_ESC;
+			break;
+		case L_ESC:
+			l->st = L_STR;
+			break;
+		default:
+			if (lex_number(l, *p, &more) == -1)
+				return (-1);
+			if (!more)
+				continue;	/* look at *p again */
+			break;
+		}
+		p++;
+	}
+	return (0);
+}
+
+/* The body ended: is the scanner between tokens or after a whole number? */
+static int
+lex_eof(struct lex *l)
+{
+	if (l->st == L_OUT)
+		return (0);
+	return (lex_number_end(l));
+}
+
+/* Keep raw bytes; the buffer never grows past max (+1 for the NUL). */
+static void
+raw_add(struct body *b, const char *data, size_t len)
+{
+	size_t	 need = b->len + len + 1, cap;
+
+	if (need > b->cap) {
+		cap = b->cap == 0 ? BODY_RAW_MIN : b->cap;
+		while (cap < need)
+			cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+		if (b->max < SIZE_MAX && cap > b->max + 1 && need <= b->max + 1)
+			cap = (size_t)b->max + 1;
+		b->raw = xreallocarray(b->raw, cap, 1);
+		b->cap = cap;
+	}
+	memcpy(b->raw + b->len, data, len);
+	b->len += len;
+	b->raw[b->len] = '\0';
+}
+
+static void
+raw_drop(struct body *b)
+{
+	free(b->raw);
+	b->raw = NULL;
+	b->len = b->cap = 0;
+}
+
+/* The body is not JSON: release the tokener and any value. */
+static void
+json_fail(struct body *b)
+{
+	b->js = JS_FAILED;
+	if (b->tok != NULL) {
+		json_tokener_free(b->tok);
+		b->tok = NULL;
+	}
+	json_object_put(b->value);
+	b->value = NULL;
+}
+
+/* Feed a chunk to the scanner and the tokener. */
+static void
+json_feed(struct body *b, const char *data, size_t len)
+{
+	struct json_object	*obj;
+	enum json_tokener_error	 err;
+	size_t			 n, end;
+
+	if (b->js == JS_FAILED)
+		return;
+	if (lex_scan(&b->lex, data, len) == -1) {
+		json_fail(b);
+		return;
+	}
+	if (b->js == JS_TRAILING) {
+		if (!all_ws(data, len))
+			json_fail(b);
+		return;
+	}
+	while (len > 0) {
+		n = len > BODY_TOK_CHUNK ? BODY_TOK_CHUNK : len;
+		obj = json_tokener_parse_ex(b->tok, data, (int)n);
+		err = json_tokener_get_error(b->tok);
+		if (err == json_tokener_continue) {
+			data += n;
+			len -= n;
+			continue;
+		}
+		if (err != json_tokener_success) {
+			json_fail(b);
+			return;
+		}
+		end = json_tokener_get_parse_end(b->tok);
+		json_tokener_free(b->tok);
+		b->tok = NULL;
+		b->value = obj;
+		b->js = JS_TRAILING;
+		if (end > n || !all_ws(data + end, len - end))
+			json_fail(b);
+		return;
+	}
+}
+
+/*
+ * End of input for the JSON side.  A top-level number only ends at the end
+ * of the input, which json-c learns from a NUL passed as a last byte.
+ */
+static void
+json_end(struct body *b)
+{
+	struct json_object	*obj;
+
+	if (b->js == JS_FAILED)
+		return;
+	if (lex_eof(&b->lex) == -1) {
+		json_fail(b);
+		return;
+	}
+	if (b->js == JS_TRAILING)
+		return;
+	obj = json_tokener_parse_ex(b->tok, "", 1);
+	if (json_tokener_get_error(b->tok) != json_tokener_success) {
+		json_object_put(obj);
+		json_fail(b);
+		return;
+	}
+	json_tokener_free(b->tok);
+	b->tok = NULL;
+	b->value = obj;
+	b->js = JS_TRAILING;
+}
+
+struct body *
+body_new(uint64_t max, const char *extract)
+{
+	struct body	*b;
+
+	b = xcalloc(1, sizeof(*b));
+	b->max = max;
+	if (extract != NULL)
+		b->extract = xstrdup(extract);
+	b->js = JS_PARSING;
+	b->lex.st = L_OUT;
+	if ((b->tok = json_tokener_new_ex(BODY_MAX_DEPTH)) == NULL)
+		fatalx("json_tokener_new_ex: out of memory");
+	json_tokener_set_flags(b->tok, JSON_TOKENER_STRICT);
+	return (b);
+}
+
+/*
+ * Add bytes.  Once the total exceeds max, everything held is released and
+ * this and every later call return -1; the body then encodes as empty.
+ * Bytes fed after body_finish() are ignored.
+ */
+int
+body_feed(struct body *b, const char *data, size_t len)
+{
+	if (b->too_large)
+		return (-1);
+	if (b->finished || len == 0)
+		return (0);
+	if (len > b->max - b->total) {
+		b->too_large = 1;
+		raw_drop(b);
+		json_fail(b);
+		return (-1);
+	}
+	b->total += len;
+	raw_add(b, data, len);
+	json_feed(b, data, len);
+	return (0);
+}
+
+static int
+finish_cause(struct body *b, char **cause, const char *why)
+{
+	xasprintf(&b->cause, "extract '%s': %s", b->extract, why);
+	if (cause != NULL)
+		*cause = xstrdup(b->cause);
+	return (-1);
+}
+
+/*
+ * Replace the value by the one extract points to.  On failure the whole
+ * value stays, so the record can still show what came back.
+ */
+static int
+apply_extract(struct body *b, char **cause)
+{
+	struct json_object	*res;
+
+	if (b->extract == NULL || b->extract[0] == '\0')
+		return (0);
+	if (b->value == NULL)		/* the body is JSON null */
+		return (finish_cause(b, cause, "no such member"));
+	if (json_pointer_get(b->value, b->extract, &res) == -1)
+		return (finish_cause(b, cause, errno == ENOENT ?
+		    "no such member" : "not a member name or array index"));
+	json_object_get(res);
+	json_object_put(b->value);
+	b->value = res;
+	return (0);
+}
+
+/*
+ * After the last byte: decide what the body is.  0, or -1 with *cause when
+ * extract is set and cannot be applied (the body then keeps its whole
+ * value, or its bytes, for body_encode()).  A second call returns the same.
+ */
+int
+body_finish(struct body *b, char **cause)
+{
+	int	 utf8;
+
+	if (cause != NULL)
+		*cause = NULL;
+	if (b->finished) {
+		if (b->rc == -1 && cause != NULL)
+			*cause = xstrdup(b->cause);
+		return (b->rc);
+	}
+	b->finished = 1;
+	if (b->too_large || b->len == 0) {
+		b->kind = BK_EMPTY;
+		json_fail(b);
+		if (b->extract != NULL && !b->too_large)
+			b->rc = finish_cause(b, cause, "body is empty");
+		return (b->rc);
+	}
+	json_end(b);
+	utf8 = util_utf8_valid(b->raw, b->len);
+	if (b->js == JS_TRAILING && utf8) {
+		b->kind = BK_JSON;
+		raw_drop(b);
+		b->rc = apply_extract(b, cause);
+		return (b->rc);
+	}
+	json_fail(b);
+	b->kind = utf8 ? BK_STRING : BK_BINARY;
+	if (b->extract != NULL)
+		b->rc = finish_cause(b, cause, "body is not JSON");
+	return (b->rc);
+}
+
+/* A valid UTF-8 string as a JSON string. */
+static void
+encode_string(struct buf *out, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	char			*o;
+	size_t			 i;
+
+	buf_reserve(out, len * 6 + 2);
+	o = out->data + out->len;
+	*o++ = '"';
+	for (i = 0; i < len; i++) {
+		switch (p[i]) {
+		case '"':
+		case '\\':
+			*o++ = '\\';
+			*o++ = (char)p[i];
+			break;
+		case '\n':
+			*o++ = '\\';
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = '\\';
+			*o++ = 'r';
+			break;
+		case '\t':
+			*o++ = '\\';
+			*o++ = 't';
+			break;
+		default:
+			if (p[i] >= 0x20) {
+				*o++ = (char)p[i];
+				break;
+			}
+			memcpy(o, "\\u00", 4);
+			o[4] = hex[p[i] >> 4];
+			o[5] = hex[p[i] & 0xf];
+			o += 6;
+			break;
+		}
+	}
+	*o++ = '"';
+	out->len = (size_t)(o - out->data);
+	out->data[out->len] = '\0';
+}
+
+/*
+ * Append the body as a record member: ,"body":<JSON value> for JSON,
+ * ,"body":"<string>" for UTF-8 text, ,"body_base64":"..." for anything
+ * else; nothing for an empty (or too large) body.
+ */
+void
+body_encode(struct body *b, struct buf *out)
+{
+	const char	*s;
+	size_t		 len;
+
+	if (!b->finished)
+		(void)body_finish(b, NULL);
+	switch (b->kind) {
+	case BK_EMPTY:
+		break;
+	case BK_JSON:
+		s = json_object_to_json_string_length(b->value,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    &len);
+		buf_adds(out, ",\"body\":");
+		buf_add(out, s, len);
+		break;
+	case BK_STRING:
+		buf_adds(out, ",\"body\":");
+		encode_string(out, b->raw, b->len);
+		break;
+	case BK_BINARY:
+		buf_adds(out, ",\"body_base64\":\"");
+		util_base64(out, b->raw, b->len);
+		buf_addc(out, '"');
+		break;
+	}
+}
+
+void
+body_free(struct body *b)
+{
+	if (b == NULL)
+		return;
+	json_fail(b);
+	raw_drop(b);
+	free(b->extract);
+	free(b->cause);
+	free(b);
+}

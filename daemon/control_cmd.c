@@ -1,0 +1,739 @@
+/*
+ * control_cmd.c: one handler per control command, dispatched through a
+ * table.  Handlers build their replies from snapshots of the runs
+ * (control_cmd_snapshot) and never serialize internal structs directly;
+ * long replies (results, failures) are produced in slices through the
+ * session's pump as the client reads.  docs/protocol.md is the reference
+ * for every reply.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "fetchd.h"
+#include "proto.h"
+
+#define SUBMIT_MAX_JOBS	64		/* jobs in one submitted file */
+#define SLICE		(64 * 1024)	/* bytes read per pump call */
+
+struct cmd {
+	const char	*name;
+	int		 mutating;
+	void		(*fn)(struct session *, struct json_object *, int64_t);
+};
+
+static const struct daemonconf *cmd_dc;
+
+/* Request argument helpers: absent is fine, a wrong type is not. */
+
+static int
+arg_string(struct json_object *req, const char *key, const char **out)
+{
+	struct json_object	*v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(req, key, &v) || v == NULL)
+		return (0);
+	if (!json_object_is_type(v, json_type_string))
+		return (-1);
+	*out = json_object_get_string(v);
+	return (0);
+}
+
+static int
+arg_uint(struct json_object *req, const char *key, unsigned *out)
+{
+	struct json_object	*v;
+	int64_t			 n;
+
+	*out = 0;
+	if (!json_object_object_get_ex(req, key, &v) || v == NULL)
+		return (0);
+	if (!json_object_is_type(v, json_type_int))
+		return (-1);
+	n = json_object_get_int64(v);
+	if (n < 0 || n > UINT32_MAX)
+		return (-1);
+	*out = (unsigned)n;
+	return (0);
+}
+
+static int
+arg_bool(struct json_object *req, const char *key, int *out)
+{
+	struct json_object	*v;
+
+	*out = 0;
+	if (!json_object_object_get_ex(req, key, &v) || v == NULL)
+		return (0);
+	if (!json_object_is_type(v, json_type_boolean))
+		return (-1);
+	*out = json_object_get_boolean(v);
+	return (0);
+}
+
+static void
+reply_error(struct session *s, int64_t id, enum proto_err code,
+    const char *msg)
+{
+	session_send(s, proto_reply_error(id, code, "%s", msg));
+}
+
+/* The nearest job name, for "did you mean". */
+static const char *
+nearest_job(const char *name)
+{
+	struct job	*j;
+	const char	*best = NULL;
+	size_t		 d, bestd = 4;
+
+	TAILQ_FOREACH(j, job_list(), entry) {
+		d = util_levenshtein(name, j->name);
+		if (d < bestd) {
+			bestd = d;
+			best = j->name;
+		}
+	}
+	return (best);
+}
+
+static void
+reply_no_job(struct session *s, int64_t id, const char *name)
+{
+	const char	*near = nearest_job(name);
+
+	if (near != NULL)
+		session_send(s, proto_reply_error(id, PERR_NO_SUCH_JOB,
+		    "no job named '%s' (did you mean '%s'?)", name, near));
+	else
+		session_send(s, proto_reply_error(id, PERR_NO_SUCH_JOB,
+		    "no job named '%s'", name));
+}
+
+/*
+ * The run a request names ("job", optional "run"), or NULL after an error
+ * reply.  job_required: a missing "job" is an error.
+ */
+static struct run *
+req_run(struct session *s, struct json_object *req, int64_t id)
+{
+	const char	*name;
+	unsigned	 n;
+	struct job	*j;
+	struct run	*r;
+
+	if (arg_string(req, "job", &name) == -1 || name == NULL ||
+	    arg_uint(req, "run", &n) == -1) {
+		reply_error(s, id, PERR_BAD_REQUEST,
+		    "\"job\" (string) is required; \"run\" must be a number");
+		return (NULL);
+	}
+	if ((j = job_find(name)) == NULL) {
+		reply_no_job(s, id, name);
+		return (NULL);
+	}
+	if ((r = job_run(j, n)) == NULL) {
+		session_send(s, proto_reply_error(id, PERR_NO_SUCH_RUN,
+		    "job '%s' has no run %u in memory", name, n));
+		return (NULL);
+	}
+	return (r);
+}
+
+/* Snapshots. */
+
+static struct json_object *
+snap_counts(const struct namecount *v, size_t n)
+{
+	struct json_object	*o = json_object_new_object();
+	size_t			 i;
+
+	for (i = 0; i < n; i++)
+		json_object_object_add(o, v[i].name,
+		    json_object_new_int64((int64_t)v[i].n));
+	return (o);
+}
+
+static void
+snap_add_int(struct json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+static void
+snap_add_ms(struct json_object *o, const char *k, double ms)
+{
+	json_object_object_add(o, k,
+	    json_object_new_double((double)(int64_t)(ms * 10.0) / 10.0));
+}
+
+/* Latency quantiles and the slowest URLs. */
+static void
+snap_latency(struct json_object *o, const struct runstats *st)
+{
+	struct json_object	*lat, *slow, *e;
+	int			 i;
+
+	lat = json_object_new_object();
+	snap_add_ms(lat, "p50", (double)histo_quantile(&st->latency, 0.50) /
+	    1000.0);
+	snap_add_ms(lat, "p95", (double)histo_quantile(&st->latency, 0.95) /
+	    1000.0);
+	snap_add_ms(lat, "p99", (double)histo_quantile(&st->latency, 0.99) /
+	    1000.0);
+	json_object_object_add(o, "latency_ms", lat);
+	slow = json_object_new_array();
+	for (i = 0; i < RUN_SLOWEST && st->slowest[i].url != NULL; i++) {
+		e = json_object_new_object();
+		json_object_object_add(e, "url",
+		    json_object_new_string(st->slowest[i].url));
+		snap_add_ms(e, "ms", (double)st->slowest[i].usec / 1000.0);
+		json_object_array_add(slow, e);
+	}
+	json_object_object_add(o, "slowest", slow);
+}
+
+/* The run snapshot of docs/protocol.md. */
+struct json_object *
+control_cmd_snapshot(const struct run *r)
+{
+	struct json_object	*o = json_object_new_object();
+	const struct runstats	*st = &r->st;
+	double			 elapsed, rate;
+	int64_t			 end;
+
+	json_object_object_add(o, "name", json_object_new_string(r->job->name));
+	snap_add_int(o, "run", r->number);
+	/* A run is finished for clients once its results are on disk. */
+	json_object_object_add(o, "state", json_object_new_string(
+	    r->closing ? run_state_names[RUN_RUNNING] :
+	    run_state_names[r->state]));
+	if (r->closing)
+		json_object_object_add(o, "finishing",
+		    json_object_new_boolean(1));
+	snap_add_int(o, "total", st->total);
+	json_object_object_add(o, "total_known",
+	    json_object_new_boolean(st->total_known));
+	snap_add_int(o, "done", st->done);
+	snap_add_int(o, "ok", st->ok);
+	snap_add_int(o, "failed", st->failed);
+	snap_add_int(o, "in_flight", st->in_flight);
+	snap_add_int(o, "queued", st->queued);
+	snap_add_int(o, "retrying", st->retrying);
+	snap_add_int(o, "attempts", st->attempts);
+	snap_add_int(o, "retries", st->retries);
+	snap_add_int(o, "bytes", st->bytes);
+	json_object_object_add(o, "errors", snap_counts(st->errors,
+	    st->nerrors));
+	json_object_object_add(o, "hosts", snap_counts(st->hosts, st->nhosts));
+	if (r->started_wall > 0)
+		snap_add_int(o, "started", (uint64_t)r->started_wall);
+	if (RUN_FINISHED(r) && r->ended_wall > 0)
+		snap_add_int(o, "ended", (uint64_t)r->ended_wall);
+	end = RUN_FINISHED(r) ? r->ended :
+	    (int64_t)(ev_now(EV_DEFAULT) * USEC_PER_SEC);
+	elapsed = r->started > 0 ? (double)(end - r->started) / 1000.0 : 0;
+	snap_add_ms(o, "elapsed_ms", elapsed);
+	rate = elapsed > 0 ? (double)st->done * 1000.0 / elapsed : 0;
+	json_object_object_add(o, "rate",
+	    json_object_new_double((double)(int64_t)(rate * 10.0) / 10.0));
+	if (!RUN_FINISHED(r) && rate > 0 && st->total_known)
+		snap_add_ms(o, "eta_ms", (double)(st->total - st->done) *
+		    1000.0 / rate);
+	snap_latency(o, st);
+	if (r->path != NULL)
+		json_object_object_add(o, "results",
+		    json_object_new_string(r->path));
+	if (r->reason != NULL)
+		json_object_object_add(o, "reason",
+		    json_object_new_string(r->reason));
+	return (o);
+}
+
+/* Commands. */
+
+static void
+cmd_ping(struct session *s, struct json_object *req, int64_t id)
+{
+	struct json_object	*o = proto_reply_ok(id);
+
+	json_object_object_add(o, "pong", json_object_new_boolean(1));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	session_send(s, o);
+}
+
+static void
+cmd_version(struct session *s, struct json_object *req, int64_t id)
+{
+	struct json_object	*o = proto_reply_ok(id);
+	char			 ev[32];
+
+	snprintf(ev, sizeof(ev), "%d.%d", ev_version_major(),
+	    ev_version_minor());
+	json_object_object_add(o, "version",
+	    json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(o, "protocol",
+	    json_object_new_int(PROTO_VERSION));
+	json_object_object_add(o, "curl",
+	    json_object_new_string(fetch_version()));
+	json_object_object_add(o, "libev", json_object_new_string(ev));
+	json_object_object_add(o, "json_c",
+	    json_object_new_string(json_c_version()));
+	session_send(s, o);
+}
+
+/* invalid_job with every parse error. */
+static void
+reply_invalid(struct session *s, int64_t id, const struct errlist *errs)
+{
+	struct json_object	*o, *a;
+	size_t			 i;
+
+	o = proto_reply_error(id, PERR_INVALID_JOB, "%s%s", errs->v[0],
+	    errs->n > 1 ? " (and more errors)" : "");
+	a = json_object_new_array();
+	for (i = 0; i < errs->n; i++)
+		json_object_array_add(a, json_object_new_string(errs->v[i]));
+	json_object_object_add(o, "errors", a);
+	session_send(s, o);
+}
+
+static void
+cmd_submit(struct session *s, struct json_object *req, int64_t id)
+{
+	const char		*file, *text;
+	struct jobfile		 jf;
+	struct errlist		 errs;
+	struct run		*runs[SUBMIT_MAX_JOBS];
+	struct json_object	*o, *a, *e;
+	char			*cause = NULL;
+	size_t			 i, n;
+	int			 rc;
+
+	if (arg_string(req, "file", &file) == -1 ||
+	    arg_string(req, "text", &text) == -1 || text == NULL) {
+		reply_error(s, id, PERR_BAD_REQUEST,
+		    "submit needs \"text\" (string) and \"file\" (string)");
+		return;
+	}
+	memset(&jf, 0, sizeof(jf));
+	memset(&errs, 0, sizeof(errs));
+	if (parse_jobs(file != NULL ? file : "submitted", text, strlen(text),
+	    cmd_dc, &jf, &errs) == -1) {
+		reply_invalid(s, id, &errs);
+		goto out;
+	}
+	n = jf.njobs;
+	rc = job_submit(&jf, runs, nitems(runs), &cause);
+	if (rc == -1 && (n > nitems(runs) || runs[0] == NULL)) {
+		reply_error(s, id, PERR_LIMIT, cause);
+		goto out;
+	}
+	o = proto_reply_ok(id);
+	a = json_object_new_array();
+	for (i = 0; i < n && runs[i] != NULL; i++) {
+		e = json_object_new_object();
+		json_object_object_add(e, "name",
+		    json_object_new_string(runs[i]->job->name));
+		snap_add_int(e, "run", runs[i]->number);
+		json_object_object_add(e, "state",
+		    json_object_new_string(run_state_names[runs[i]->state]));
+		if (runs[i]->path != NULL)
+			json_object_object_add(e, "results",
+			    json_object_new_string(runs[i]->path));
+		if (runs[i]->reason != NULL)
+			json_object_object_add(e, "reason",
+			    json_object_new_string(runs[i]->reason));
+		json_object_array_add(a, e);
+	}
+	json_object_object_add(o, "runs", a);
+	session_send(s, o);
+out:
+	free(cause);
+	jobfile_free(&jf);
+	errlist_free(&errs);
+}
+
+/* {"ok":true,"jobs":[...]} for one run or the latest run of every job. */
+static struct json_object *
+build_jobs(int64_t id, struct run *only)
+{
+	struct json_object	*o = proto_reply_ok(id);
+	struct json_object	*a = json_object_new_array();
+	struct job		*j;
+	struct run		*r;
+
+	if (only != NULL)
+		json_object_array_add(a, control_cmd_snapshot(only));
+	else {
+		TAILQ_FOREACH(j, job_list(), entry)
+			if ((r = job_run(j, 0)) != NULL)
+				json_object_array_add(a,
+				    control_cmd_snapshot(r));
+	}
+	json_object_object_add(o, "jobs", a);
+	return (o);
+}
+
+static void
+cmd_list(struct session *s, struct json_object *req, int64_t id)
+{
+	session_send(s, build_jobs(id, NULL));
+}
+
+static void
+cmd_status(struct session *s, struct json_object *req, int64_t id)
+{
+	struct run	*r = NULL;
+	const char	*name;
+
+	if (arg_string(req, "job", &name) == -1) {
+		reply_error(s, id, PERR_BAD_REQUEST, "\"job\" must be a string");
+		return;
+	}
+	if (name != NULL && (r = req_run(s, req, id)) == NULL)
+		return;
+	session_send(s, build_jobs(id, r));
+}
+
+static void
+cmd_watch(struct session *s, struct json_object *req, int64_t id)
+{
+	struct run	*r = NULL;
+	const char	*name;
+	unsigned	 n;
+
+	if (arg_string(req, "job", &name) == -1 ||
+	    arg_uint(req, "run", &n) == -1) {
+		reply_error(s, id, PERR_BAD_REQUEST,
+		    "\"job\" must be a string and \"run\" a number");
+		return;
+	}
+	if (name != NULL && (r = req_run(s, req, id)) == NULL)
+		return;
+	session_send(s, build_jobs(id, r));
+	session_watch(s, name, n, id);
+}
+
+static void
+cmd_cancel(struct session *s, struct json_object *req, int64_t id)
+{
+	struct run		*r;
+	struct json_object	*o;
+
+	if ((r = req_run(s, req, id)) == NULL)
+		return;
+	if (job_cancel(r, "cancelled by request") == -1) {
+		session_send(s, proto_reply_error(id, PERR_NOT_ACTIVE,
+		    "run %u of '%s' already finished (%s)", r->number,
+		    r->job->name, run_state_names[r->state]));
+		return;
+	}
+	o = proto_reply_ok(id);
+	json_object_object_add(o, "name", json_object_new_string(r->job->name));
+	snap_add_int(o, "run", r->number);
+	json_object_object_add(o, "state", json_object_new_string(
+	    r->closing || RUN_FINISHED(r) ? "cancelled" : "cancelling"));
+	session_send(s, o);
+}
+
+/*
+ * Streaming records.  The results file is read in slices; each complete
+ * line becomes {"v":1,"id":N,"record":LINE}.  For "ordered", a first pass
+ * indexes (i, offset, length) of every line and sorts it.
+ */
+struct entry {
+	uint64_t	i;
+	off_t		off;
+	uint32_t	len;
+};
+
+struct rstream {
+	int64_t		 id;
+	int		 fd;
+	int		 failed_only;
+	int		 ordered;
+	off_t		 off;		/* next read */
+	struct buf	 in;
+	struct buf	 out;
+	uint64_t	 count;
+	struct entry	*idx;
+	size_t		 nidx;
+	size_t		 pos;
+};
+
+static void
+rstream_free(void *arg)
+{
+	struct rstream	*rs = arg;
+
+	if (rs->fd != -1)
+		close(rs->fd);
+	buf_free(&rs->in);
+	buf_free(&rs->out);
+	free(rs->idx);
+	free(rs);
+}
+
+static int
+record_failed(const char *line, size_t len)
+{
+	struct json_object	*o, *v;
+	int			 failed;
+
+	if ((o = json_tokener_parse(line)) == NULL)
+		return (0);
+	failed = json_object_object_get_ex(o, "error", &v);
+	json_object_put(o);
+	return (failed);
+}
+
+/* Wrap one stored line and queue it. */
+static void
+rstream_emit(struct session *s, struct rstream *rs, const char *line,
+    size_t len)
+{
+	if (len == 0 || line[0] != '{')
+		return;
+	if (rs->failed_only && !record_failed(line, len))
+		return;
+	buf_reset(&rs->out);
+	buf_printf(&rs->out, "{\"v\":%d,\"id\":%" PRId64 ",\"record\":",
+	    PROTO_VERSION, rs->id);
+	buf_add(&rs->out, line, len);
+	buf_adds(&rs->out, "}\n");
+	session_send_raw(s, rs->out.data, rs->out.len);
+	rs->count++;
+}
+
+static void
+rstream_end(struct session *s, struct rstream *rs)
+{
+	struct json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "v", json_object_new_int(PROTO_VERSION));
+	json_object_object_add(o, "id", json_object_new_int64(rs->id));
+	json_object_object_add(o, "end", json_object_new_boolean(1));
+	snap_add_int(o, "count", rs->count);
+	session_send(s, o);
+}
+
+/* Read the next slice into rs->in; 0 at end of file. */
+static ssize_t
+rstream_read(struct rstream *rs)
+{
+	ssize_t	 n;
+
+	buf_reserve(&rs->in, SLICE);
+	do
+		n = pread(rs->fd, rs->in.data + rs->in.len, SLICE, rs->off);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		rs->in.len += (size_t)n;
+		rs->in.data[rs->in.len] = '\0';
+		rs->off += n;
+	}
+	return (n);
+}
+
+/* Completion order: one slice per call. */
+static int
+pump_plain(struct session *s, void *arg)
+{
+	struct rstream	*rs = arg;
+	char		*nl, *p;
+	ssize_t		 n;
+
+	if ((n = rstream_read(rs)) <= 0) {
+		rstream_end(s, rs);
+		return (0);
+	}
+	p = rs->in.data;
+	while ((nl = memchr(p, '\n', rs->in.len - (size_t)(p - rs->in.data)))
+	    != NULL) {
+		*nl = '\0';
+		rstream_emit(s, rs, p, (size_t)(nl - p));
+		p = nl + 1;
+	}
+	buf_consume(&rs->in, (size_t)(p - rs->in.data));
+	return (1);
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	const struct entry	*x = a, *y = b;
+
+	return (x->i < y->i ? -1 : x->i > y->i);
+}
+
+/* First pass of an ordered stream: index every line by "i". */
+static void
+rstream_index(struct rstream *rs)
+{
+	off_t	 base = 0;
+	char	*p, *nl;
+
+	while (rstream_read(rs) > 0) {
+		p = rs->in.data;
+		while ((nl = memchr(p, '\n', rs->in.len -
+		    (size_t)(p - rs->in.data))) != NULL) {
+			if (strncmp(p, "{\"i\":", 5) == 0) {
+				rs->idx = xreallocarray(rs->idx, rs->nidx + 1,
+				    sizeof(*rs->idx));
+				rs->idx[rs->nidx].i = strtoull(p + 5, NULL, 10);
+				rs->idx[rs->nidx].off = base +
+				    (p - rs->in.data);
+				rs->idx[rs->nidx].len = (uint32_t)(nl - p);
+				rs->nidx++;
+			}
+			p = nl + 1;
+		}
+		base += p - rs->in.data;
+		buf_consume(&rs->in, (size_t)(p - rs->in.data));
+	}
+	qsort(rs->idx, rs->nidx, sizeof(*rs->idx), entry_cmp);
+}
+
+/* Input order: up to about a slice of records per call. */
+static int
+pump_ordered(struct session *s, void *arg)
+{
+	struct rstream	*rs = arg;
+	struct entry	*e;
+	size_t		 sent = 0;
+
+	if (rs->idx == NULL && rs->nidx == 0 && rs->pos == 0) {
+		rstream_index(rs);
+		if (rs->nidx == 0) {
+			rstream_end(s, rs);
+			return (0);
+		}
+	}
+	while (rs->pos < rs->nidx && sent < SLICE) {
+		e = &rs->idx[rs->pos++];
+		buf_reset(&rs->in);
+		buf_reserve(&rs->in, e->len);
+		if (pread(rs->fd, rs->in.data, e->len, e->off) != (ssize_t)e->len)
+			continue;
+		rs->in.data[e->len] = '\0';
+		rstream_emit(s, rs, rs->in.data, e->len);
+		sent += e->len;
+	}
+	if (rs->pos < rs->nidx)
+		return (1);
+	rstream_end(s, rs);
+	return (0);
+}
+
+/* results and failures share this. */
+static void
+stream_records(struct session *s, struct json_object *req, int64_t id,
+    int failed_only)
+{
+	struct run		*r;
+	struct rstream		*rs;
+	struct json_object	*o;
+	int			 ordered = 0, failed = failed_only, fd;
+
+	if (arg_bool(req, "ordered", &ordered) == -1 ||
+	    (!failed_only && arg_bool(req, "failed", &failed) == -1)) {
+		reply_error(s, id, PERR_BAD_REQUEST,
+		    "\"ordered\" and \"failed\" must be booleans");
+		return;
+	}
+	if ((r = req_run(s, req, id)) == NULL)
+		return;
+	if (r->path == NULL || (fd = open(r->path, O_RDONLY | O_CLOEXEC)) ==
+	    -1) {
+		session_send(s, proto_reply_error(id, PERR_NO_SUCH_RUN,
+		    "run %u of '%s' has no results file%s%s", r->number,
+		    r->job->name, r->reason ? ": " : "",
+		    r->reason ? r->reason : ""));
+		return;
+	}
+	o = proto_reply_ok(id);
+	json_object_object_add(o, "name", json_object_new_string(r->job->name));
+	snap_add_int(o, "run", r->number);
+	json_object_object_add(o, "state",
+	    json_object_new_string(run_state_names[r->state]));
+	json_object_object_add(o, "results", json_object_new_string(r->path));
+	if (failed_only) {
+		json_object_object_add(o, "errors",
+		    snap_counts(r->st.errors, r->st.nerrors));
+		json_object_object_add(o, "hosts",
+		    snap_counts(r->st.hosts, r->st.nhosts));
+	}
+	session_send(s, o);
+	rs = xcalloc(1, sizeof(*rs));
+	rs->id = id;
+	rs->fd = fd;
+	rs->failed_only = failed;
+	rs->ordered = ordered;
+	buf_init(&rs->in);
+	buf_init(&rs->out);
+	session_set_pump(s, ordered ? pump_ordered : pump_plain, rstream_free,
+	    rs);
+}
+
+static void
+cmd_results(struct session *s, struct json_object *req, int64_t id)
+{
+	stream_records(s, req, id, 0);
+}
+
+static void
+cmd_failures(struct session *s, struct json_object *req, int64_t id)
+{
+	stream_records(s, req, id, 1);
+}
+
+/* Sorted by name. */
+static const struct cmd cmds[] = {
+	{ "cancel",	1, cmd_cancel },
+	{ "failures",	0, cmd_failures },
+	{ "list",	0, cmd_list },
+	{ "ping",	0, cmd_ping },
+	{ "results",	0, cmd_results },
+	{ "status",	0, cmd_status },
+	{ "submit",	1, cmd_submit },
+	{ "version",	0, cmd_version },
+	{ "watch",	0, cmd_watch },
+};
+
+static int
+cmd_cmp(const void *key, const void *elem)
+{
+	return (strcmp(key, ((const struct cmd *)elem)->name));
+}
+
+void
+control_cmd_init(const struct daemonconf *dc)
+{
+	cmd_dc = dc;
+}
+
+/* Find the command and run it; unknown names get a coded error. */
+void
+control_cmd_dispatch(struct session *s, struct json_object *req, int64_t id,
+    const char *name)
+{
+	const struct cmd	*c;
+
+	c = bsearch(name, cmds, nitems(cmds), sizeof(cmds[0]), cmd_cmp);
+	if (c == NULL) {
+		session_send(s, proto_reply_error(id, PERR_UNKNOWN_CMD,
+		    "unknown command '%s'", name));
+		return;
+	}
+	c->fn(s, req, id);
+}

@@ -1,0 +1,1178 @@
+/*
+ * job.c: owns the jobs, their runs and everything a run holds while it
+ * executes: the lazy URL source (globs by index, then urls-file lines), the
+ * window of pending URLs, the retry timers, the per-origin host table and
+ * the admission that hands transfers to fetch.c within the limits
+ * (max-connections for the daemon, concurrency per run, per-host per
+ * origin).  Completions come back through struct xfer's done(); each final
+ * outcome becomes one record appended to the run's results file.
+ *
+ * Memory of a run is O(window + retries + hosts), never O(URLs): the window
+ * holds about 2 x concurrency URLs.  Runs share max-connections fairly:
+ * admission takes one URL from each active run in turn.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "fetchd.h"
+
+#define SCAN_MAX	64	/* pending URLs looked at for a free host */
+#define HOST_BUCKETS	1024
+
+/* Journal MESSAGE_IDs, one per event kind (systemd/fetchd.catalog). */
+#define MSGID_RUN_STARTED	"5c1d2a8f0e6b4d7a9c3e1f20b4a6d8e1"
+#define MSGID_RUN_DONE		"7a2e4c6b8d0f41a3b5c7d9e1f3a5b7c9"
+#define MSGID_RUN_PARTIAL	"8b3f5d7e9a1c42b4c6d8e0f2a4b6c8d0"
+#define MSGID_RUN_FAILED	"9c4a6e8f0b2d43c5d7e9f1a3b5c7d9e2"
+#define MSGID_URL_FAILED	"1d5b7f9a2c4e44d6e8f0a2b4c6d8e0f3"
+#define MSGID_URL_OK		"2e6c8a0b3d5f45e7f9a1b3c5d7e9f1a4"
+
+const char *const run_state_names[] = {
+	"queued", "running", "done", "partial", "failed", "cancelled"
+};
+
+/* An origin ("https://host:port") and the transfers in flight to it. */
+struct host {
+	struct host	*next;		/* hash chain */
+	unsigned	 refs;		/* items pointing here */
+	unsigned	 inflight;
+	char		 origin[];
+};
+
+/* A job definition shared by a job and the runs started from it. */
+struct defhold {
+	struct jobdef	*def;
+	unsigned	 refs;
+};
+
+enum item_state {
+	ITEM_PENDING,
+	ITEM_INFLIGHT,
+	ITEM_WAITING
+};
+
+/* One URL of a run, from the window until its final record. */
+struct item {
+	TAILQ_ENTRY(item)	 entry;		/* pending or inflight list */
+	struct run		*run;
+	uint64_t		 i;
+	char			*url;
+	struct host		*host;
+	enum item_state		 state;
+	unsigned		 attempts;
+	int64_t			 queued_at;	/* entered the queue */
+	int64_t			 queue_usec;
+	struct body		*body;
+	struct xfer		 x;
+	ev_timer		 retry;
+};
+TAILQ_HEAD(itemq, item);
+
+struct run_priv {
+	TAILQ_ENTRY(run_priv)	 active;	/* in J.active while running */
+	struct run		*run;
+	struct defhold		*hold;
+	size_t			 pattern;	/* next url pattern */
+	struct glob		*glob;
+	uint64_t		 glob_pos;
+	FILE			*urls_fp;
+	uint64_t		 next_i;
+	int			 src_done;
+	struct itemq		 pending;
+	struct itemq		 inflight;
+	struct itemq		 waiting;
+	size_t			 npending;
+	char			*reqbody;
+	size_t			 reqbody_len;
+	struct rfile		*rf;
+	struct buf		 line;
+	enum fclass		 stop_class;	/* cancel/deadline in progress */
+	ev_timer		 deadline;
+	ev_timer		 flush;		/* progress hook rate */
+};
+TAILQ_HEAD(privq, run_priv);
+
+static struct {
+	struct ev_loop		*loop;
+	const struct daemonconf	*dc;
+	struct jobq		 jobs;
+	unsigned		 njobs;
+	struct privq		 active;
+	unsigned		 inflight;	/* all runs */
+	struct host		*hosts[HOST_BUCKETS];
+	void			(*hook)(struct run *, enum run_event);
+	void			(*shutdown_cb)(void);
+	int			 shutting_down;
+	unsigned		 nclosing;	/* runs flushing results */
+	ev_idle			 admit_idle;
+} J;
+
+static void	run_finish(struct run *);
+static void	run_check_done(struct run *);
+static void	job_admit(void);
+static void	job_stop(struct run *, enum fclass, const char *);
+
+/* Statistics helpers. */
+
+static unsigned
+histo_index(int64_t v)
+{
+	unsigned	 e = 0;
+	uint64_t	 u = v <= 0 ? 0 : (uint64_t)v;
+
+	if (u < HISTO_SUB)
+		return ((unsigned)u);
+	while ((u >> e) >= 2 * HISTO_SUB)
+		e++;
+	/* u >> e is in [HISTO_SUB, 2*HISTO_SUB). */
+	return ((e + 1) * HISTO_SUB + (unsigned)((u >> e) - HISTO_SUB));
+}
+
+static int64_t
+histo_value(unsigned idx)
+{
+	unsigned	 e;
+
+	if (idx < HISTO_SUB)
+		return (idx);
+	e = idx / HISTO_SUB - 1;
+	/* Middle of the bucket. */
+	return ((int64_t)(((uint64_t)(idx % HISTO_SUB + HISTO_SUB) << e) +
+	    ((1ULL << e) >> 1)));
+}
+
+void
+histo_add(struct histo *h, int64_t usec)
+{
+	unsigned	 idx = histo_index(usec);
+
+	if (idx >= HISTO_BUCKETS)
+		idx = HISTO_BUCKETS - 1;
+	h->b[idx]++;
+	h->n++;
+}
+
+int64_t
+histo_quantile(const struct histo *h, double q)
+{
+	uint64_t	 want, seen = 0;
+	unsigned	 i;
+
+	if (h->n == 0)
+		return (0);
+	want = (uint64_t)ceil(q * (double)h->n);
+	if (want == 0)
+		want = 1;
+	for (i = 0; i < HISTO_BUCKETS; i++) {
+		seen += h->b[i];
+		if (seen >= want)
+			return (histo_value(i));
+	}
+	return (histo_value(HISTO_BUCKETS - 1));
+}
+
+void
+namecount_inc(struct namecount **v, size_t *n, size_t max, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < *n; i++) {
+		if (strcmp((*v)[i].name, name) == 0) {
+			(*v)[i].n++;
+			return;
+		}
+	}
+	if (*n >= max) {
+		name = "other";
+		for (i = 0; i < *n; i++) {
+			if (strcmp((*v)[i].name, name) == 0) {
+				(*v)[i].n++;
+				return;
+			}
+		}
+	}
+	*v = xreallocarray(*v, *n + 1, sizeof(**v));
+	(*v)[*n].name = xstrdup(name);
+	(*v)[*n].n = 1;
+	(*n)++;
+}
+
+void
+runstats_free(struct runstats *st)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->nerrors; i++)
+		free(st->errors[i].name);
+	free(st->errors);
+	for (i = 0; i < st->nhosts; i++)
+		free(st->hosts[i].name);
+	free(st->hosts);
+	for (i = 0; i < RUN_SLOWEST; i++)
+		free(st->slowest[i].url);
+	memset(st, 0, sizeof(*st));
+}
+
+/* Keep the RUN_SLOWEST slowest successful URLs, slowest first. */
+static void
+stats_slowest(struct runstats *st, const char *url, int64_t usec)
+{
+	int	 i, j;
+
+	for (i = 0; i < RUN_SLOWEST; i++)
+		if (st->slowest[i].url == NULL || usec > st->slowest[i].usec)
+			break;
+	if (i == RUN_SLOWEST)
+		return;
+	free(st->slowest[RUN_SLOWEST - 1].url);
+	for (j = RUN_SLOWEST - 1; j > i; j--)
+		st->slowest[j] = st->slowest[j - 1];
+	st->slowest[i].url = xstrdup(url);
+	st->slowest[i].usec = usec;
+}
+
+/* Hosts. */
+
+static unsigned
+host_hash(const char *s)
+{
+	unsigned	 h = 2166136261u;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return (h % HOST_BUCKETS);
+}
+
+static struct host *
+host_get(const char *url)
+{
+	char		 origin[1024];
+	struct host	*h;
+	unsigned	 b;
+
+	if (util_url_origin(url, origin, sizeof(origin)) == -1)
+		snprintf(origin, sizeof(origin), "invalid");
+	b = host_hash(origin);
+	for (h = J.hosts[b]; h != NULL; h = h->next)
+		if (strcmp(h->origin, origin) == 0)
+			break;
+	if (h == NULL) {
+		h = xcalloc(1, sizeof(*h) + strlen(origin) + 1);
+		strcpy(h->origin, origin);
+		h->next = J.hosts[b];
+		J.hosts[b] = h;
+	}
+	h->refs++;
+	return (h);
+}
+
+static void
+host_put(struct host *h)
+{
+	struct host	**pp;
+
+	if (--h->refs > 0 || h->inflight > 0)
+		return;
+	for (pp = &J.hosts[host_hash(h->origin)]; *pp != NULL;
+	    pp = &(*pp)->next) {
+		if (*pp == h) {
+			*pp = h->next;
+			free(h);
+			return;
+		}
+	}
+}
+
+/* Definitions shared by jobs and runs. */
+
+static struct defhold *
+hold_new(struct jobdef *def)
+{
+	struct defhold	*h = xcalloc(1, sizeof(*h));
+
+	h->def = def;
+	h->refs = 1;
+	return (h);
+}
+
+static void
+hold_put(struct defhold *h)
+{
+	if (h == NULL || --h->refs > 0)
+		return;
+	jobdef_free(h->def);
+	free(h);
+}
+
+/* Items. */
+
+static void	item_done(struct xfer *);
+
+static int
+item_on_data(struct xfer *x, const char *p, size_t len)
+{
+	struct item	*it = x->arg;
+
+	return (body_feed(it->body, p, len));
+}
+
+static struct item *
+item_new(struct run *r, uint64_t i, const char *url)
+{
+	struct item	*it = xcalloc(1, sizeof(*it));
+
+	it->run = r;
+	it->i = i;
+	it->url = xstrdup(url);
+	it->host = host_get(url);
+	it->state = ITEM_PENDING;
+	it->queued_at = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);
+	return (it);
+}
+
+static void
+item_free(struct item *it)
+{
+	if (it == NULL)
+		return;
+	ev_timer_stop(J.loop, &it->retry);
+	fetch_cleanup(&it->x);
+	body_free(it->body);
+	host_put(it->host);
+	free(it->url);
+	free(it);
+}
+
+/* The URL source: url patterns by index, then the urls-file. */
+
+/* Next URL of the run into buf; 0 done, 1 got one. */
+static int
+source_next(struct run *r, struct buf *url)
+{
+	struct run_priv		*p = r->p;
+	const struct jobdef	*d = p->hold->def;
+	char			*cause = NULL, line[16384];
+	size_t			 n;
+
+	while (p->pattern < d->urls.n) {
+		if (p->glob == NULL && glob_compile(d->urls.v[p->pattern],
+		    J.dc->max_urls, &p->glob, &cause) == -1) {
+			/* Validated at parse time; cannot happen. */
+			free(cause);
+			p->pattern++;
+			continue;
+		}
+		if (p->glob_pos < glob_count(p->glob)) {
+			buf_reset(url);
+			glob_expand(p->glob, p->glob_pos++, url);
+			return (1);
+		}
+		glob_free(p->glob);
+		p->glob = NULL;
+		p->glob_pos = 0;
+		p->pattern++;
+	}
+	while (p->urls_fp != NULL && fgets(line, sizeof(line), p->urls_fp)) {
+		n = strcspn(line, "\r\n");
+		line[n] = '\0';
+		if (n == 0 || line[strspn(line, " \t")] == '#' ||
+		    line[strspn(line, " \t")] == '\0')
+			continue;
+		buf_reset(url);
+		buf_adds(url, line + strspn(line, " \t"));
+		r->st.total++;
+		return (1);
+	}
+	if (p->urls_fp != NULL) {
+		fclose(p->urls_fp);
+		p->urls_fp = NULL;
+	}
+	return (0);
+}
+
+/* Fill the window to about 2 x concurrency pending + in flight. */
+static void
+run_fill(struct run *r)
+{
+	struct run_priv	*p = r->p;
+	struct item	*it;
+	struct buf	 url;
+	size_t		 want;
+
+	if (p->src_done || p->stop_class != FC_NONE)
+		return;
+	want = 2 * (size_t)p->hold->def->concurrency;
+	buf_init(&url);
+	while (p->npending + r->st.in_flight < want) {
+		if (!source_next(r, &url)) {
+			p->src_done = 1;
+			r->st.total_known = 1;
+			break;
+		}
+		it = item_new(r, p->next_i++, url.data);
+		TAILQ_INSERT_TAIL(&p->pending, it, entry);
+		p->npending++;
+		r->st.queued++;
+	}
+	buf_free(&url);
+}
+
+/* Results. */
+
+static void
+run_event(struct run *r, enum run_event ev)
+{
+	r->version++;
+	if (J.hook != NULL)
+		J.hook(r, ev);
+}
+
+/* Append the final record of an item and account for it. */
+static void
+item_record(struct item *it, enum fclass fc, const char *error,
+    const char *detail)
+{
+	struct run	*r = it->run;
+	struct record	 rec;
+	struct log_fields f;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.i = it->i;
+	rec.url = it->url;
+	rec.status = it->x.status;
+	rec.error = error;
+	rec.detail = detail;
+	rec.attempts = it->attempts;
+	rec.usec = it->x.t_total;
+	rec.queue_usec = it->queue_usec;
+	rec.body = error == NULL ? it->body : NULL;
+	buf_reset(&r->p->line);
+	results_record(&r->p->line, &rec);
+	results_append(r->p->rf, r->p->line.data, r->p->line.len);
+
+	memset(&f, 0, sizeof(f));
+	f.job = r->job->name;
+	f.run = r->number;
+	f.url = it->url;
+	f.status = it->x.status;
+	f.attempt = it->attempts;
+	f.duration_ms = (double)it->x.t_total / 1000.0;
+	f.has_duration = 1;
+	r->st.done++;
+	if (error == NULL) {
+		r->st.ok++;
+		histo_add(&r->st.latency, it->x.t_total);
+		stats_slowest(&r->st, it->url, it->x.t_total);
+		f.message_id = MSGID_URL_OK;
+		log_event(LOG_DEBUG, &f, "%s run %u: %s: %d in %.1f ms",
+		    r->job->name, r->number, it->url, it->x.status,
+		    f.duration_ms);
+		return;
+	}
+	r->st.failed++;
+	namecount_inc(&r->st.errors, &r->st.nerrors, 64, error);
+	namecount_inc(&r->st.hosts, &r->st.nhosts, RUN_MAX_HOSTS,
+	    it->host->origin);
+	f.message_id = MSGID_URL_FAILED;
+	f.error = error;
+	log_event(fc == FC_CANCELLED ? LOG_INFO : LOG_WARNING, &f,
+	    "%s run %u: %s failed after %u attempt%s: %s (%s)", r->job->name,
+	    r->number, it->url, it->attempts, it->attempts == 1 ? "" : "s",
+	    error, detail != NULL ? detail : "");
+}
+
+/* Remove an item from whatever list holds it. */
+static void
+item_unlink(struct item *it)
+{
+	struct run_priv	*p = it->run->p;
+
+	switch (it->state) {
+	case ITEM_PENDING:
+		TAILQ_REMOVE(&p->pending, it, entry);
+		p->npending--;
+		it->run->st.queued--;
+		break;
+	case ITEM_INFLIGHT:
+		TAILQ_REMOVE(&p->inflight, it, entry);
+		it->run->st.in_flight--;
+		it->host->inflight--;
+		J.inflight--;
+		break;
+	case ITEM_WAITING:
+		TAILQ_REMOVE(&p->waiting, it, entry);
+		ev_timer_stop(J.loop, &it->retry);
+		it->run->st.retrying--;
+		break;
+	}
+}
+
+/* Admission. */
+
+static int
+item_start(struct item *it)
+{
+	struct run	*r = it->run;
+	struct run_priv	*p = r->p;
+	char		*cause = NULL;
+	int64_t		 now = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);
+
+	item_unlink(it);
+	it->queue_usec += now - it->queued_at;
+	it->attempts++;
+	r->st.attempts++;
+	if (it->attempts > 1)
+		r->st.retries++;
+	body_free(it->body);
+	it->body = body_new(p->hold->def->max_body, p->hold->def->extract);
+	memset(&it->x, 0, sizeof(it->x));
+	it->x.url = it->url;
+	it->x.def = p->hold->def;
+	it->x.user_agent = J.dc->user_agent;
+	it->x.reqbody = p->reqbody;
+	it->x.reqbody_len = p->reqbody_len;
+	it->x.arg = it;
+	it->x.on_data = item_on_data;
+	it->x.done = item_done;
+	it->state = ITEM_INFLIGHT;
+	TAILQ_INSERT_TAIL(&p->inflight, it, entry);
+	r->st.in_flight++;
+	it->host->inflight++;
+	J.inflight++;
+	if (fetch_start(&it->x, &cause) == -1) {
+		item_unlink(it);
+		snprintf(it->x.detail, sizeof(it->x.detail), "%s", cause);
+		free(cause);
+		item_record(it, FC_OTHER, fclass_names[FC_OTHER],
+		    it->x.detail);
+		item_free(it);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The first pending item of a run whose host has a free slot. */
+static struct item *
+run_pick(struct run *r)
+{
+	struct item	*it;
+	unsigned	 per_host = r->p->hold->def->per_host;
+	int		 n = 0;
+
+	TAILQ_FOREACH(it, &r->p->pending, entry) {
+		if (it->host->inflight < per_host)
+			return (it);
+		if (++n >= SCAN_MAX)
+			break;
+	}
+	return (NULL);
+}
+
+/*
+ * Start transfers while there is room: one per active run in turn, so runs
+ * share max-connections fairly, each within its concurrency and per-host.
+ */
+static void
+job_admit(void)
+{
+	struct run_priv	*p, *next;
+	struct item	*it;
+	int		 progress = 1;
+
+	if (J.shutting_down)
+		return;
+	while (progress && J.inflight < J.dc->max_connections) {
+		progress = 0;
+		TAILQ_FOREACH_SAFE(p, &J.active, active, next) {
+			if (J.inflight >= J.dc->max_connections)
+				break;
+			if (p->stop_class != FC_NONE || p->run->st.in_flight >=
+			    p->hold->def->concurrency)
+				continue;
+			run_fill(p->run);
+			if ((it = run_pick(p->run)) == NULL) {
+				run_check_done(p->run);
+				continue;
+			}
+			item_start(it);
+			progress = 1;
+		}
+	}
+}
+
+/* Admission after the current callback, from the loop (ev_idle). */
+static void
+admit_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	ev_idle_stop(loop, w);
+	job_admit();
+}
+
+static void
+admit_soon(void)
+{
+	ev_idle_start(J.loop, &J.admit_idle);
+}
+
+/* Completions. */
+
+static void
+retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct item	*it = (struct item *)((char *)w -
+	    offsetof(struct item, retry));
+	struct run_priv	*p = it->run->p;
+
+	item_unlink(it);
+	it->state = ITEM_PENDING;
+	it->queued_at = (int64_t)(ev_now(loop) * USEC_PER_SEC);
+	/* Retries go first: they are the oldest work of the run. */
+	TAILQ_INSERT_HEAD(&p->pending, it, entry);
+	p->npending++;
+	it->run->st.queued++;
+	job_admit();
+}
+
+/* Should this failed attempt be retried?  Sets *delay if so. */
+static int
+item_retryable(struct item *it, enum fclass fc, int64_t *delay)
+{
+	struct run		*r = it->run;
+	const struct jobdef	*d = r->p->hold->def;
+	double			 budget;
+	int64_t			 ra;
+
+	if (it->attempts > d->retries || r->p->stop_class != FC_NONE)
+		return (0);
+	if (!retry_covers(d->retry_on, fc, it->x.status))
+		return (0);
+	if (!d->retry_unsafe && !retry_idempotent(d->method))
+		return (0);
+	budget = d->retry_budget * (double)(r->st.total > 0 ? r->st.total :
+	    1);
+	if ((double)r->st.retries + 1 > budget && budget < (double)r->st.total)
+		return (0);
+	ra = retry_after_parse(it->x.retry_after, time(NULL));
+	*delay = retry_delay(d, it->attempts, ra, drand48());
+	if (d->deadline > 0 && (int64_t)(ev_now(J.loop) * USEC_PER_SEC) +
+	    *delay > r->started + d->deadline)
+		return (0);
+	return (1);
+}
+
+static int
+status_expected(const struct jobdef *d, int status)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->nexpect; i++)
+		if (status >= d->expect[i].lo && status <= d->expect[i].hi)
+			return (1);
+	return (0);
+}
+
+/* A transfer finished: success, retry, or final failure. */
+static void
+item_done(struct xfer *x)
+{
+	struct item		*it = x->arg;
+	struct run		*r = it->run;
+	const struct jobdef	*d = r->p->hold->def;
+	enum fclass		 fc = x->fclass;
+	char			 name[32], *cause = NULL;
+	const char		*error;
+	int64_t			 delay;
+
+	item_unlink(it);
+	fetch_cleanup(x);
+	r->st.bytes += x->bytes;
+	if (fc == FC_NONE && !status_expected(d, x->status))
+		fc = FC_HTTP;
+	if (fc == FC_NONE && body_finish(it->body, &cause) == -1) {
+		fc = FC_BAD_BODY;
+		snprintf(x->detail, sizeof(x->detail), "%s", cause);
+		free(cause);
+	}
+	if (fc == FC_NONE) {
+		item_record(it, fc, NULL, NULL);
+		item_free(it);
+		run_event(r, RUNEV_PROGRESS);
+		run_check_done(r);
+		return;
+	}
+	if (fc == FC_HTTP) {
+		snprintf(name, sizeof(name), "http_%03d", x->status);
+		snprintf(x->detail, sizeof(x->detail), "HTTP status %d",
+		    x->status);
+	}
+	error = fc == FC_HTTP ? name : fclass_names[fc];
+	if (item_retryable(it, fc, &delay)) {
+		log_debug("%s run %u: %s: %s, retrying in %.1fs",
+		    r->job->name, r->number, it->url, error,
+		    (double)delay / USEC_PER_SEC);
+		it->state = ITEM_WAITING;
+		TAILQ_INSERT_TAIL(&r->p->waiting, it, entry);
+		r->st.retrying++;
+		ev_timer_init(&it->retry, retry_cb,
+		    (double)delay / USEC_PER_SEC, 0.);
+		ev_timer_start(J.loop, &it->retry);
+		run_event(r, RUNEV_PROGRESS);
+		return;
+	}
+	item_record(it, fc, error, x->detail);
+	item_free(it);
+	run_event(r, RUNEV_PROGRESS);
+	run_check_done(r);
+}
+
+/* Runs. */
+
+static struct run *
+run_new(struct job *j)
+{
+	struct run	*r = xcalloc(1, sizeof(*r));
+	struct run_priv	*p = xcalloc(1, sizeof(*p));
+
+	r->p = p;
+	p->run = r;
+	r->job = j;
+	r->number = ++j->last_number;
+	TAILQ_INIT(&p->pending);
+	TAILQ_INIT(&p->inflight);
+	TAILQ_INIT(&p->waiting);
+	buf_init(&p->line);
+	TAILQ_INSERT_TAIL(&j->runs, r, entry);
+	j->nruns++;
+	return (r);
+}
+
+static void
+run_free(struct run *r)
+{
+	struct run_priv	*p = r->p;
+	struct item	*it;
+
+	while ((it = TAILQ_FIRST(&p->pending)) != NULL ||
+	    (it = TAILQ_FIRST(&p->inflight)) != NULL ||
+	    (it = TAILQ_FIRST(&p->waiting)) != NULL) {
+		fetch_cancel(&it->x);
+		item_unlink(it);
+		item_free(it);
+	}
+	if (p->rf != NULL)
+		results_close(p->rf, NULL, NULL, NULL);
+	glob_free(p->glob);
+	if (p->urls_fp != NULL)
+		fclose(p->urls_fp);
+	free(p->reqbody);
+	buf_free(&p->line);
+	hold_put(p->hold);
+	runstats_free(&r->st);
+	free(r->reason);
+	free(r->path);
+	free(p);
+	free(r);
+}
+
+/* Drop the oldest finished runs beyond the job's keep. */
+static void
+job_trim(struct job *j)
+{
+	struct run	*r, *next;
+	unsigned	 keep = j->def->keep > 0 ? j->def->keep : 1;
+
+	for (r = TAILQ_FIRST(&j->runs); r != NULL && j->nruns > keep;
+	    r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (!RUN_FINISHED(r) || r->closing)
+			continue;
+		TAILQ_REMOVE(&j->runs, r, entry);
+		j->nruns--;
+		run_free(r);
+	}
+}
+
+static void
+deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct run_priv	*p = (struct run_priv *)((char *)w -
+	    offsetof(struct run_priv, deadline));
+
+	job_stop(p->run, FC_DEADLINE, "deadline reached");
+}
+
+/* Read the body-file once per run; bounded by max-body. */
+static int
+run_load_body(struct run *r, char **cause)
+{
+	const struct jobdef	*d = r->p->hold->def;
+
+	if (d->body != NULL) {
+		r->p->reqbody = xstrdup(d->body);
+		r->p->reqbody_len = strlen(d->body);
+		return (0);
+	}
+	if (d->body_file == NULL)
+		return (0);
+	return (parse_read_file(d->body_file, d->max_body, &r->p->reqbody,
+	    &r->p->reqbody_len, cause));
+}
+
+/* Open the run's sources and results file and make it active. */
+static int
+run_start(struct run *r, char **cause)
+{
+	struct run_priv		*p = r->p;
+	const struct jobdef	*d = p->hold->def;
+	struct log_fields	 f;
+	uint64_t		 i;
+	struct glob		*g;
+
+	for (i = 0; i < d->urls.n; i++) {
+		if (glob_compile(d->urls.v[i], J.dc->max_urls, &g, cause) ==
+		    -1)
+			return (-1);
+		r->st.total += glob_count(g);
+		glob_free(g);
+	}
+	if (d->urls_file != NULL &&
+	    (p->urls_fp = fopen(d->urls_file, "re")) == NULL) {
+		xasprintf(cause, "urls-file %s: %s", d->urls_file,
+		    strerror(errno));
+		return (-1);
+	}
+	r->st.total_known = d->urls_file == NULL;
+	if (run_load_body(r, cause) == -1)
+		return (-1);
+	if ((p->rf = results_open(J.dc->state_dir, r->job->name, r->number,
+	    cause)) == NULL)
+		return (-1);
+	r->path = xstrdup(results_path(p->rf));
+	r->state = RUN_RUNNING;
+	r->started = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);
+	r->started_wall = util_wallclock_ms();
+	TAILQ_INSERT_TAIL(&J.active, p, active);
+	if (d->deadline > 0) {
+		ev_timer_init(&p->deadline, deadline_cb,
+		    (double)d->deadline / USEC_PER_SEC, 0.);
+		ev_timer_start(J.loop, &p->deadline);
+	}
+	memset(&f, 0, sizeof(f));
+	f.message_id = MSGID_RUN_STARTED;
+	f.job = r->job->name;
+	f.run = r->number;
+	log_event(LOG_INFO, &f, "%s run %u started: %llu URLs%s", r->job->name,
+	    r->number, (unsigned long long)r->st.total,
+	    r->st.total_known ? "" : " and a urls-file");
+	run_event(r, RUNEV_STARTED);
+	admit_soon();
+	return (0);
+}
+
+/* Is the run out of work?  Then finish it. */
+static void
+run_check_done(struct run *r)
+{
+	struct run_priv	*p = r->p;
+
+	if (RUN_FINISHED(r) || r->closing || r->state != RUN_RUNNING)
+		return;
+	if (!p->src_done && p->stop_class == FC_NONE)
+		return;
+	if (p->npending > 0 && p->stop_class == FC_NONE)
+		return;
+	if (r->st.in_flight > 0 || r->st.retrying > 0)
+		return;
+	run_finish(r);
+}
+
+static void
+run_closed(void *arg)
+{
+	struct run		*r = arg;
+	struct log_fields	 f;
+	int			 pri;
+
+	r->closing = 0;
+	J.nclosing--;
+	memset(&f, 0, sizeof(f));
+	f.job = r->job->name;
+	f.run = r->number;
+	f.has_duration = 1;
+	f.duration_ms = (double)(r->ended - r->started) / 1000.0;
+	switch (r->state) {
+	case RUN_DONE:
+		f.message_id = MSGID_RUN_DONE;
+		pri = LOG_INFO;
+		break;
+	case RUN_PARTIAL:
+		f.message_id = MSGID_RUN_PARTIAL;
+		pri = LOG_NOTICE;
+		break;
+	default:
+		f.message_id = MSGID_RUN_FAILED;
+		pri = r->state == RUN_CANCELLED ? LOG_NOTICE : LOG_ERR;
+		break;
+	}
+	log_event(pri, &f, "%s run %u %s: %llu ok, %llu failed of %llu in "
+	    "%.1fs%s%s", r->job->name, r->number, run_state_names[r->state],
+	    (unsigned long long)r->st.ok, (unsigned long long)r->st.failed,
+	    (unsigned long long)r->st.total, f.duration_ms / 1000.0,
+	    r->reason ? ": " : "", r->reason ? r->reason : "");
+	run_event(r, RUNEV_FINISHED);
+	job_trim(r->job);
+	if (J.shutting_down && TAILQ_EMPTY(&J.active) && J.nclosing == 0)
+		J.shutdown_cb();
+}
+
+/* The final state from the counts and the success policy. */
+static enum run_state
+run_outcome(struct run *r)
+{
+	const struct jobdef	*d = r->p->hold->def;
+	double			 need;
+
+	if (r->p->stop_class == FC_CANCELLED)
+		return (RUN_CANCELLED);
+	if (r->st.ok == r->st.total && r->st.failed == 0 && r->st.total > 0)
+		return (RUN_DONE);
+	need = d->min_success_pct ? d->min_success * (double)r->st.total :
+	    d->min_success;
+	if (need < 1)
+		need = 1;
+	if ((double)r->st.ok >= need)
+		return (RUN_PARTIAL);
+	if (r->reason == NULL)
+		r->reason = xstrdup(r->st.total == 0 ? "the job has no URLs" :
+		    "too few URLs succeeded (min-success)");
+	return (RUN_FAILED);
+}
+
+static void
+run_finish(struct run *r)
+{
+	struct run_priv	*p = r->p;
+	char		*summary;
+
+	TAILQ_REMOVE(&J.active, p, active);
+	ev_timer_stop(J.loop, &p->deadline);
+	r->state = run_outcome(r);
+	r->ended = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);
+	r->ended_wall = util_wallclock_ms();
+	r->closing = 1;
+	J.nclosing++;
+	summary = results_summary(r);
+	results_close(p->rf, summary, run_closed, r);
+	p->rf = NULL;
+}
+
+/*
+ * Stop a run early (cancel, deadline, shutdown): what is in flight or
+ * waiting gets a record with the class; URLs not started are not fetched.
+ */
+static void
+job_stop(struct run *r, enum fclass fc, const char *why)
+{
+	struct run_priv	*p = r->p;
+	struct item	*it;
+
+	if (RUN_FINISHED(r) || r->closing || p->stop_class != FC_NONE)
+		return;
+	p->stop_class = fc;
+	if (r->reason == NULL)
+		r->reason = xstrdup(why);
+	while ((it = TAILQ_FIRST(&p->inflight)) != NULL ||
+	    (it = TAILQ_FIRST(&p->waiting)) != NULL) {
+		fetch_cancel(&it->x);
+		item_unlink(it);
+		it->x.status = 0;
+		item_record(it, fc, fclass_names[fc], why);
+		item_free(it);
+	}
+	while ((it = TAILQ_FIRST(&p->pending)) != NULL) {
+		item_unlink(it);
+		item_free(it);
+	}
+	run_event(r, RUNEV_PROGRESS);
+	run_check_done(r);
+}
+
+int
+job_cancel(struct run *r, const char *why)
+{
+	if (RUN_FINISHED(r) || r->closing)
+		return (-1);
+	job_stop(r, FC_CANCELLED, why);
+	return (0);
+}
+
+/* Jobs. */
+
+struct jobq *
+job_list(void)
+{
+	return (&J.jobs);
+}
+
+struct job *
+job_find(const char *name)
+{
+	struct job	*j;
+
+	TAILQ_FOREACH(j, &J.jobs, entry)
+		if (strcmp(j->name, name) == 0)
+			return (j);
+	return (NULL);
+}
+
+struct run *
+job_run(struct job *j, unsigned n)
+{
+	struct run	*r;
+
+	if (n == 0)
+		return (TAILQ_LAST(&j->runs, runq));
+	TAILQ_FOREACH(r, &j->runs, entry)
+		if (r->number == n)
+			return (r);
+	return (NULL);
+}
+
+unsigned
+job_running(void)
+{
+	struct run_priv	*p;
+	unsigned	 n = 0;
+
+	TAILQ_FOREACH(p, &J.active, active)
+		n++;
+	return (n);
+}
+
+/* Find or create the job of this definition; the job takes def. */
+static struct job *
+job_define(struct jobdef *def)
+{
+	struct job	*j;
+	unsigned	 last;
+
+	if ((j = job_find(def->name)) == NULL) {
+		j = xcalloc(1, sizeof(*j));
+		j->name = xstrdup(def->name);
+		TAILQ_INIT(&j->runs);
+		TAILQ_INSERT_TAIL(&J.jobs, j, entry);
+		J.njobs++;
+	}
+	hold_put(j->hold);
+	j->hold = hold_new(def);
+	j->def = def;
+	/* Run numbers continue after a restart: ask the results directory. */
+	last = results_last_run(J.dc->state_dir, j->name);
+	if (last > j->last_number)
+		j->last_number = last;
+	return (j);
+}
+
+/*
+ * Define or replace the jobs of a parsed file and start one run of each.
+ * The jobfile's definitions are taken over (jf is left empty).  On error,
+ * runs already started stay started; *nruns says how many there are.
+ */
+int
+job_submit(struct jobfile *jf, struct run **runs, size_t max, char **cause)
+{
+	struct job	*j;
+	struct run	*r;
+	size_t		 i, n;
+
+	for (i = 0, n = 0; i < jf->njobs; i++)
+		if (job_find(jf->jobs[i]->name) == NULL)
+			n++;
+	if (J.njobs + n > J.dc->max_jobs) {
+		xasprintf(cause, "too many jobs (max-jobs is %u)",
+		    J.dc->max_jobs);
+		return (-1);
+	}
+	if (jf->njobs > max) {
+		xasprintf(cause, "too many jobs in one file (at most %zu)",
+		    max);
+		return (-1);
+	}
+	for (i = 0; i < jf->njobs; i++)
+		runs[i] = NULL;
+	for (i = 0; i < jf->njobs; i++) {
+		j = job_define(jf->jobs[i]);
+		jf->jobs[i] = NULL;
+		r = run_new(j);
+		r->p->hold = j->hold;
+		j->hold->refs++;
+		runs[i] = r;
+		if (run_start(r, cause) == -1) {
+			r->state = RUN_FAILED;
+			r->reason = xstrdup(*cause);
+			r->ended = r->started;
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+void
+job_set_hook(void (*hook)(struct run *, enum run_event))
+{
+	J.hook = hook;
+}
+
+int
+job_init(struct ev_loop *loop, const struct daemonconf *dc)
+{
+	memset(&J, 0, sizeof(J));
+	J.loop = loop;
+	J.dc = dc;
+	TAILQ_INIT(&J.jobs);
+	TAILQ_INIT(&J.active);
+	ev_idle_init(&J.admit_idle, admit_idle_cb);
+	fetch_set_admit(job_admit);
+	srand48((long)getpid() ^ (long)time(NULL));
+	return (0);
+}
+
+/* Stop every active run (records as cancelled), then call done. */
+void
+job_shutdown(void (*done)(void))
+{
+	struct run_priv	*p, *next;
+
+	J.shutdown_cb = done;
+	TAILQ_FOREACH_SAFE(p, &J.active, active, next)
+		job_stop(p->run, FC_CANCELLED, "fetchd is stopping");
+	J.shutting_down = 1;
+	if (TAILQ_EMPTY(&J.active) && J.nclosing == 0)
+		done();
+}
+
+void
+job_free(void)
+{
+	struct job	*j;
+	struct run	*r;
+
+	while ((j = TAILQ_FIRST(&J.jobs)) != NULL) {
+		TAILQ_REMOVE(&J.jobs, j, entry);
+		while ((r = TAILQ_FIRST(&j->runs)) != NULL) {
+			TAILQ_REMOVE(&j->runs, r, entry);
+			run_free(r);
+		}
+		hold_put(j->hold);
+		free(j->name);
+		free(j);
+	}
+	ev_idle_stop(J.loop, &J.admit_idle);
+}
