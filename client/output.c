@@ -1,0 +1,1128 @@
+/*
+ * output.c: how fetchctl shows fetchd's replies; owns stdout and the
+ * terminal.
+ *
+ * Two outputs, chosen once in main() (bgpctl's output.c/output_json.c):
+ * output_human prints aligned tables, a detail view of one run, failure
+ * histograms and, for watch and submit --wait, one progress line per run;
+ * on a terminal these lines are redrawn in place (at most 10 times a
+ * second, a run's line left behind for good when it finishes), elsewhere a
+ * plain line per run at most once a second.  output_json prints each reply
+ * line as fetchd sent it, except that results and failures print the inner
+ * records alone, which is the NDJSON of the results file.  Tables print
+ * the same whether or not stdout is a terminal.
+ */
+#include "config.h"
+
+#include <sys/ioctl.h>
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "proto.h"
+#include "util.h"
+#include "fetchctl.h"
+
+#define TABLE_COLS	9
+#define TABLE_MEASURE	1000	/* rows that size a table's columns */
+#define REDRAW_USEC	(100 * 1000)	/* terminal: 10 redraws/s */
+#define PLAIN_USEC	(1000 * 1000)	/* elsewhere: a line a second */
+#define BAR_MIN		10
+#define BAR_MAX		30
+#define LABEL_MIN	12	/* a job name may be cut to this */
+/* Room after the bar: "62%  124/200  48.1/s  ETA 1.6s  3 failed". */
+#define TAIL_ROOM	48
+
+/* Formatting helpers. */
+
+static int64_t
+now_usec(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * USEC_PER_SEC + ts.tv_nsec / 1000);
+}
+
+/* A duration for people: "850ms", "4.2s", "2m05s", "1h02m". */
+static const char *
+fmt_dur(double ms, char *b, size_t len)
+{
+	long long	 s = (long long)(ms / 1000.0 + 0.5);
+
+	if (ms < 1000.0)
+		snprintf(b, len, "%.0fms", ms < 0 ? 0 : ms);
+	else if (ms < 60000.0)
+		snprintf(b, len, "%.1fs", ms / 1000.0);
+	else if (s < 3600)
+		snprintf(b, len, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(b, len, "%lldh%02lldm", s / 3600, s / 60 % 60);
+	return (b);
+}
+
+/* A latency: "41.2ms", "1.25s". */
+static const char *
+fmt_lat(double ms, char *b, size_t len)
+{
+	if (ms < 1000.0)
+		snprintf(b, len, "%.1fms", ms);
+	else
+		snprintf(b, len, "%.2fs", ms / 1000.0);
+	return (b);
+}
+
+static const char *
+fmt_bytes(double v, char *b, size_t len)
+{
+	static const char	 sfx[] = "KMGT";
+	int			 i = -1;
+
+	while (v >= 1024.0 && i < 3) {
+		v /= 1024.0;
+		i++;
+	}
+	if (i < 0)
+		snprintf(b, len, "%.0fB", v);
+	else
+		snprintf(b, len, "%.1f%c", v, sfx[i]);
+	return (b);
+}
+
+/* Wall-clock milliseconds since the epoch, in local time. */
+static const char *
+fmt_wall(int64_t ms, char *b, size_t len)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)(ms / 1000);
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(b, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(b, len, "%" PRId64, ms);
+	return (b);
+}
+
+/* Width on screen of UTF-8 text (one column per code point). */
+static size_t
+textwidth(const char *s)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++) {
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	}
+	return (n);
+}
+
+/* A copy fit for one table cell: control characters become spaces. */
+static char *
+cell(const char *s)
+{
+	char	*c, *p;
+
+	c = xstrdup(s != NULL ? s : "-");
+	for (p = c; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	}
+	return (c);
+}
+
+static char *
+cellf(const char *fmt, ...) ATTR_PRINTF(1, 2);
+
+static char *
+cellf(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	va_start(ap, fmt);
+	xvasprintf(&s, fmt, ap);
+	va_end(ap);
+	return (s);
+}
+
+/* A string member for printing: "?" when absent. */
+static const char *
+ostr(struct json_object *o, const char *key)
+{
+	const char	*s = obj_str(o, key);
+
+	return (s != NULL ? s : "?");
+}
+
+static size_t
+array_len(struct json_object *a)
+{
+	if (a == NULL || !json_object_is_type(a, json_type_array))
+		return (0);
+	return (json_object_array_length(a));
+}
+
+/*
+ * Tables: columns two spaces apart, numbers right-aligned, the last column
+ * not padded.  The first TABLE_MEASURE rows are held to size the columns;
+ * later rows print as they come with those widths (a long table streams).
+ */
+struct table {
+	size_t		  ncols;
+	const char	 *head[TABLE_COLS];
+	int		  right[TABLE_COLS];
+	size_t		  width[TABLE_COLS];
+	char		**cells;
+	size_t		  nrows;
+	size_t		  total;
+	int		  fixed;
+};
+
+/* cols is "NAME RUN:r ..." where ":r" marks a right-aligned column. */
+static void
+table_init(struct table *t, const char *const *cols, size_t ncols)
+{
+	size_t	 i;
+
+	memset(t, 0, sizeof(*t));
+	t->ncols = ncols;
+	for (i = 0; i < ncols; i++) {
+		t->right[i] = cols[i][0] == '>';
+		t->head[i] = cols[i] + t->right[i];
+		t->width[i] = strlen(t->head[i]);
+	}
+	t->cells = xreallocarray(NULL, TABLE_MEASURE * ncols, sizeof(char *));
+}
+
+static void
+table_print_row(const struct table *t, char *const *row)
+{
+	size_t	 i, w, pad;
+
+	for (i = 0; i < t->ncols; i++) {
+		w = textwidth(row[i]);
+		pad = w < t->width[i] ? t->width[i] - w : 0;
+		if (t->right[i])
+			printf("%*s%s", (int)pad, "", row[i]);
+		else if (i + 1 < t->ncols)
+			printf("%s%*s", row[i], (int)pad, "");
+		else
+			fputs(row[i], stdout);
+		fputs(i + 1 < t->ncols ? "  " : "\n", stdout);
+	}
+}
+
+static void
+table_flush(struct table *t)
+{
+	char	*head[TABLE_COLS];
+	size_t	 i;
+
+	if (t->fixed)
+		return;
+	t->fixed = 1;
+	for (i = 0; i < t->ncols; i++)
+		head[i] = xstrdup(t->head[i]);
+	table_print_row(t, head);
+	for (i = 0; i < t->ncols; i++)
+		free(head[i]);
+	for (i = 0; i < t->nrows * t->ncols; i++) {
+		if (i % t->ncols == 0)
+			table_print_row(t, t->cells + i);
+		free(t->cells[i]);
+	}
+	t->nrows = 0;
+}
+
+/* Add a row of malloc'd cells (the table frees them). */
+static void
+table_add(struct table *t, char **row)
+{
+	size_t	 i, w;
+
+	t->total++;
+	if (t->fixed) {
+		table_print_row(t, row);
+		for (i = 0; i < t->ncols; i++)
+			free(row[i]);
+		return;
+	}
+	for (i = 0; i < t->ncols; i++) {
+		if ((w = textwidth(row[i])) > t->width[i])
+			t->width[i] = w;
+		t->cells[t->nrows * t->ncols + i] = row[i];
+	}
+	if (++t->nrows == TABLE_MEASURE)
+		table_flush(t);
+}
+
+static void
+table_end(struct table *t)
+{
+	if (t->total > 0)
+		table_flush(t);
+	free(t->cells);
+	t->cells = NULL;
+}
+
+/*
+ * A {"key":count} object, largest first, one "key  count" line each
+ * (aligned) or "key: count"; the first line starts with first if not NULL.
+ */
+struct count {
+	const char	*key;
+	int64_t		 n;
+};
+
+static int
+count_cmp(const void *a, const void *b)
+{
+	const struct count	*x = a, *y = b;
+
+	if (x->n != y->n)
+		return (x->n < y->n ? 1 : -1);
+	return (strcmp(x->key, y->key));
+}
+
+static void
+print_counts(struct json_object *o, const char *indent, const char *first,
+    int colon)
+{
+	struct count	*c;
+	size_t		 n = 0, i, w = 0;
+
+	if (o == NULL || !json_object_is_type(o, json_type_object) ||
+	    json_object_object_length(o) == 0)
+		return;
+	c = xcalloc((size_t)json_object_object_length(o), sizeof(*c));
+	json_object_object_foreach(o, key, val) {
+		c[n].key = key;
+		c[n++].n = json_object_get_int64(val);
+		if (textwidth(key) > w)
+			w = textwidth(key);
+	}
+	qsort(c, n, sizeof(*c), count_cmp);
+	for (i = 0; i < n; i++) {
+		printf("%s", i == 0 && first != NULL ? first : indent);
+		if (colon)
+			printf("%s: %" PRId64 "\n", c[i].key, c[i].n);
+		else
+			printf("%-*s  %" PRId64 "\n", (int)w, c[i].key, c[i].n);
+	}
+	free(c);
+}
+
+/* Human output: one-line replies. */
+
+static void
+human_client_version(void)
+{
+	printf("fetchctl %s (protocol %d)\n", PACKAGE_VERSION, PROTO_VERSION);
+	fflush(stdout);
+}
+
+static void
+human_ping(const struct reply *r)
+{
+	printf("fetchd is alive (pid %" PRId64 ")\n", obj_int(r->obj, "pid"));
+}
+
+static void
+human_version(const struct reply *r)
+{
+	static const char *const libs[] = { "curl", "libev", "json_c" };
+	const char	*v;
+	size_t		 i, n = 0;
+
+	printf("fetchd   %s (protocol %" PRId64, ostr(r->obj, "version"),
+	    obj_int(r->obj, "protocol"));
+	for (i = 0; i < nitems(libs); i++) {
+		if ((v = obj_str(r->obj, libs[i])) != NULL)
+			printf("%s%s %s", n++ == 0 ? "; " : ", ",
+			    strcmp(libs[i], "json_c") == 0 ? "json-c" : libs[i],
+			    v);
+	}
+	printf(")\n");
+}
+
+static void
+human_submitted(const struct reply *r)
+{
+	struct json_object	*runs = obj_get(r->obj, "runs"), *o;
+	size_t			 i, n = array_len(runs);
+
+	if (n == 0)
+		printf("submitted: no jobs in the file\n");
+	for (i = 0; i < n; i++) {
+		o = json_object_array_get_idx(runs, i);
+		printf("submitted %s: run %" PRId64 "\n", ostr(o, "name"),
+		    obj_int(o, "run"));
+		if (obj_str(o, "results") != NULL)
+			printf("  results: %s\n", obj_str(o, "results"));
+		if (state_finished(obj_str(o, "state")))
+			printf("  %s%s%s\n", obj_str(o, "state"),
+			    obj_str(o, "reason") != NULL ? ": " : "",
+			    obj_str(o, "reason") != NULL ?
+			    obj_str(o, "reason") : "");
+	}
+	fflush(stdout);
+}
+
+static void
+human_cancelled(const struct reply *r)
+{
+	const char	*state = obj_str(r->obj, "state");
+
+	printf("%s %s run %" PRId64 "\n", state != NULL &&
+	    strcmp(state, "cancelling") == 0 ? "cancelling" : "cancelled",
+	    ostr(r->obj, "name"), obj_int(r->obj, "run"));
+}
+
+/* Human output: status and list. */
+
+static char *
+progress_cell(struct json_object *s)
+{
+	if (obj_get(s, "total_known") != NULL && !obj_bool(s, "total_known"))
+		return (cellf("%" PRId64 "/?", obj_int(s, "done")));
+	return (cellf("%" PRId64 "/%" PRId64, obj_int(s, "done"),
+	    obj_int(s, "total")));
+}
+
+static void
+human_table(const struct reply *r)
+{
+	static const char *const cols[] = { "NAME", ">RUN", "STATE",
+	    ">PROGRESS", ">OK", ">FAILED", ">INFLIGHT", ">RATE", ">ELAPSED" };
+	struct json_object	*jobs = obj_get(r->obj, "jobs"), *s;
+	struct table		 t;
+	char			*row[TABLE_COLS], d[32];
+	size_t			 i, n = array_len(jobs);
+
+	if (n == 0) {
+		printf("no jobs\n");
+		return;
+	}
+	table_init(&t, cols, nitems(cols));
+	for (i = 0; i < n; i++) {
+		s = json_object_array_get_idx(jobs, i);
+		row[0] = cell(obj_str(s, "name"));
+		row[1] = cellf("%" PRId64, obj_int(s, "run"));
+		row[2] = cell(obj_str(s, "state"));
+		row[3] = progress_cell(s);
+		row[4] = cellf("%" PRId64, obj_int(s, "ok"));
+		row[5] = cellf("%" PRId64, obj_int(s, "failed"));
+		row[6] = cellf("%" PRId64, obj_int(s, "in_flight"));
+		row[7] = cellf("%.1f/s", obj_double(s, "rate"));
+		row[8] = cell(fmt_dur(obj_double(s, "elapsed_ms"), d,
+		    sizeof(d)));
+		table_add(&t, row);
+	}
+	table_end(&t);
+}
+
+/* Detail view: when the run started and ended. */
+static void
+detail_times(struct json_object *s)
+{
+	char	 a[64], b[64];
+
+	fmt_dur(obj_double(s, "elapsed_ms"), b, sizeof(b));
+	if (obj_get(s, "started") == NULL) {
+		printf("  elapsed   %s\n", b);
+		return;
+	}
+	printf("  started   %s", fmt_wall(obj_int(s, "started"), a,
+	    sizeof(a)));
+	if (obj_get(s, "ended") != NULL)
+		printf("   ended %s", fmt_wall(obj_int(s, "ended"), a,
+		    sizeof(a)));
+	printf("   elapsed %s\n", b);
+}
+
+/* Detail view: errors, hosts, slowest URLs, where the results are. */
+static void
+detail_tail(struct json_object *s)
+{
+	struct json_object	*slow = obj_get(s, "slowest"), *o;
+	char			 a[64];
+	size_t			 i;
+
+	print_counts(obj_get(s, "errors"), "            ", "  errors    ", 0);
+	print_counts(obj_get(s, "hosts"), "            ", "  hosts     ", 0);
+	for (i = 0; i < array_len(slow); i++) {
+		o = json_object_array_get_idx(slow, i);
+		printf("%s%9s  %s\n", i == 0 ? "  slowest " : "          ",
+		    fmt_lat(obj_double(o, "ms"), a, sizeof(a)),
+		    ostr(o, "url"));
+	}
+	if (obj_str(s, "results") != NULL)
+		printf("  results   %s\n", obj_str(s, "results"));
+	if (obj_int(s, "failed") > 0)
+		printf("see: fetchctl failures %s --run %" PRId64 "\n",
+		    ostr(s, "name"), obj_int(s, "run"));
+}
+
+static void
+detail_one(struct json_object *s)
+{
+	struct json_object	*lat = obj_get(s, "latency_ms");
+	const char		*state = ostr(s, "state");
+	char			 a[64], b[64], c[64];
+	int64_t			 total = obj_int(s, "total");
+
+	printf("%s run %" PRId64 ": %s\n", ostr(s, "name"),
+	    obj_int(s, "run"), state);
+	if (obj_str(s, "reason") != NULL)
+		printf("  reason    %s\n", obj_str(s, "reason"));
+	detail_times(s);
+	printf("  progress  %" PRId64, obj_int(s, "done"));
+	if (obj_get(s, "total_known") == NULL || obj_bool(s, "total_known"))
+		printf("/%" PRId64 " (%d%%)", total, total > 0 ?
+		    (int)(obj_int(s, "done") * 100 / total) : 0);
+	printf("   ok %" PRId64 "   failed %" PRId64 "   in flight %" PRId64
+	    "   queued %" PRId64 "   retrying %" PRId64 "\n", obj_int(s, "ok"),
+	    obj_int(s, "failed"), obj_int(s, "in_flight"),
+	    obj_int(s, "queued"), obj_int(s, "retrying"));
+	printf("  attempts  %" PRId64 " (%" PRId64 " retries)   received %s\n",
+	    obj_int(s, "attempts"), obj_int(s, "retries"),
+	    fmt_bytes(obj_double(s, "bytes"), a, sizeof(a)));
+	printf("  rate      %.1f/s", obj_double(s, "rate"));
+	if (obj_get(s, "eta_ms") != NULL && !state_finished(state))
+		printf("   ETA %s", fmt_dur(obj_double(s, "eta_ms"), a,
+		    sizeof(a)));
+	printf("\n");
+	if (lat != NULL)
+		printf("  latency   p50 %s   p95 %s   p99 %s\n",
+		    fmt_lat(obj_double(lat, "p50"), a, sizeof(a)),
+		    fmt_lat(obj_double(lat, "p95"), b, sizeof(b)),
+		    fmt_lat(obj_double(lat, "p99"), c, sizeof(c)));
+	detail_tail(s);
+}
+
+static void
+human_detail(const struct reply *r)
+{
+	struct json_object	*jobs = obj_get(r->obj, "jobs");
+	size_t			 i;
+
+	for (i = 0; i < array_len(jobs); i++) {
+		if (i > 0)
+			printf("\n");
+		detail_one(json_object_array_get_idx(jobs, i));
+	}
+}
+
+/* Past the JSON value at s[i] (the line is known to be valid JSON). */
+static size_t
+skip_value(const char *s, size_t len, size_t i)
+{
+	int	 depth = 0, instr = 0;
+
+	for (; i < len; i++) {
+		if (instr) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"') {
+				instr = 0;
+				if (depth == 0)
+					return (i + 1);
+			}
+			continue;
+		}
+		switch (s[i]) {
+		case '"':
+			instr = 1;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return (i);	/* the enclosing end */
+			if (--depth == 0)
+				return (i + 1);
+			break;
+		case ',':
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			if (depth == 0)
+				return (i);
+			break;
+		}
+	}
+	return (i);
+}
+
+static size_t
+skip_ws(const char *s, size_t len, size_t i)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' ||
+	    s[i] == '\n'))
+		i++;
+	return (i);
+}
+
+/*
+ * The text of the top-level member key of a JSON object line, as it came:
+ * the stored result line inside {"v":1,"id":5,"record":{...}}.
+ */
+static int
+raw_member(const char *s, size_t len, const char *key, const char **val,
+    size_t *vlen)
+{
+	size_t	 i, k, v, klen = strlen(key);
+	int	 match;
+
+	if ((i = skip_ws(s, len, 0)) >= len || s[i] != '{')
+		return (-1);
+	for (i++;; i++) {
+		if ((i = skip_ws(s, len, i)) >= len || s[i] != '"')
+			return (-1);
+		k = i + 1;
+		i = skip_value(s, len, i);
+		match = i - 1 - k == klen && memcmp(s + k, key, klen) == 0;
+		if ((i = skip_ws(s, len, i)) >= len || s[i] != ':')
+			return (-1);
+		v = skip_ws(s, len, i + 1);
+		i = skip_value(s, len, v);
+		if (match) {
+			*val = s + v;
+			*vlen = i - v;
+			return (0);
+		}
+		if ((i = skip_ws(s, len, i)) >= len || s[i] != ',')
+			return (-1);
+	}
+}
+
+/* Records: the line of the results file, byte for byte. */
+static void
+print_record(const struct reply *r, struct json_object *rec)
+{
+	const char	*v;
+	size_t		 n;
+
+	if (raw_member(r->line, r->len, "record", &v, &n) == 0)
+		fwrite(v, 1, n, stdout);
+	else
+		fputs(json_object_to_json_string_ext(rec,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+		    stdout);
+	fputc('\n', stdout);
+}
+
+/* Human output: failures, a histogram then a table. */
+
+static struct table	 failtab;
+
+static void
+human_failures_head(const struct reply *r)
+{
+	static const char *const cols[] = { ">I", "ERROR", ">ATTEMPTS", ">MS",
+	    "URL", "DETAIL" };
+	struct json_object	*errs = obj_get(r->obj, "errors");
+	int64_t			 nfail = 0;
+
+	if (errs != NULL && json_object_is_type(errs, json_type_object)) {
+		json_object_object_foreach(errs, key, val) {
+			(void)key;
+			nfail += json_object_get_int64(val);
+		}
+	}
+	printf("%s run %" PRId64 " (%s): %" PRId64 " failed\n",
+	    ostr(r->obj, "name"), obj_int(r->obj, "run"),
+	    ostr(r->obj, "state"), nfail);
+	print_counts(errs, "  ", NULL, 0);
+	if (obj_get(r->obj, "hosts") != NULL &&
+	    json_object_object_length(obj_get(r->obj, "hosts")) > 0) {
+		printf("by host:\n");
+		print_counts(obj_get(r->obj, "hosts"), "  ", NULL, 0);
+	}
+	printf("\n");
+	table_init(&failtab, cols, nitems(cols));
+}
+
+static void
+human_failures_record(const struct reply *r, struct json_object *rec)
+{
+	char	*row[TABLE_COLS];
+
+	(void)r;
+	if (failtab.cells == NULL)
+		return;
+	row[0] = cellf("%" PRId64, obj_int(rec, "i"));
+	row[1] = cell(obj_str(rec, "error"));
+	row[2] = cellf("%" PRId64, obj_int(rec, "attempts"));
+	row[3] = cellf("%.1f", obj_double(rec, "ms"));
+	row[4] = cell(obj_str(rec, "url"));
+	row[5] = cell(obj_str(rec, "detail") != NULL ?
+	    obj_str(rec, "detail") : "");
+	table_add(&failtab, row);
+}
+
+static void
+human_failures_end(const struct reply *r)
+{
+	(void)r;
+	if (failtab.total == 0)
+		printf("no failed URLs\n");
+	table_end(&failtab);
+}
+
+/*
+ * Progress of runs (watch, submit --wait).  On a terminal the lines of the
+ * runs still going form a region at the bottom that is redrawn in place;
+ * a run that finishes is written above it once more and left there.
+ */
+struct liverun {
+	char			*name;
+	int64_t			 run;
+	struct json_object	*snap;
+	int			 finished;
+	int64_t			 printed;	/* no terminal: usec */
+};
+
+static struct {
+	int		 init;
+	int		 tty;
+	struct liverun	*runs;
+	size_t		 n;
+	size_t		 drawn;		/* lines above cursor */
+	int64_t		 last;		/* last redraw, usec */
+	int		 pending;	/* a change not drawn yet */
+} live;
+
+static size_t
+term_cols(void)
+{
+	struct winsize	 ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+		return (ws.ws_col);
+	return (80);
+}
+
+static struct liverun *
+live_get(struct json_object *snap)
+{
+	const char	*name = obj_str(snap, "name");
+	int64_t		 run = obj_int(snap, "run");
+	const char	*term = getenv("TERM");
+	size_t		 i;
+
+	if (!live.init) {
+		live.init = 1;
+		live.tty = isatty(STDOUT_FILENO) &&
+		    (term == NULL || strcmp(term, "dumb") != 0);
+	}
+	if (name == NULL)
+		name = "?";
+	for (i = 0; i < live.n; i++) {
+		if (live.runs[i].run == run &&
+		    strcmp(live.runs[i].name, name) == 0)
+			return (&live.runs[i]);
+	}
+	live.runs = xreallocarray(live.runs, live.n + 1, sizeof(*live.runs));
+	memset(&live.runs[live.n], 0, sizeof(*live.runs));
+	live.runs[live.n].name = xstrdup(name);
+	live.runs[live.n].run = run;
+	return (&live.runs[live.n++]);
+}
+
+/* "items", or "items#3" when two runs of items are on screen. */
+static void
+live_label(const struct liverun *lr, char *b, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < live.n; i++) {
+		if (&live.runs[i] != lr &&
+		    strcmp(live.runs[i].name, lr->name) == 0) {
+			snprintf(b, len, "%s#%" PRId64, lr->name, lr->run);
+			return;
+		}
+	}
+	snprintf(b, len, "%s", lr->name);
+}
+
+/* Cut a line to fit n columns, not inside a UTF-8 sequence. */
+static void
+fit(struct buf *b, size_t start, size_t n)
+{
+	size_t	 i, cols = 0;
+
+	for (i = start; i < b->len; i++) {
+		if (((unsigned char)b->data[i] & 0xc0) != 0x80 && cols++ == n) {
+			b->len = i;
+			b->data[i] = '\0';
+			return;
+		}
+	}
+}
+
+/*
+ * A run's progress as text, " 62%  124/200  48.1/s  ETA 1.6s  3 failed"
+ * (a finished run shows its state and duration instead of the rate), and
+ * the share done, -1 when the total is not known yet.
+ */
+static double
+live_text(struct json_object *s, char *b, size_t len)
+{
+	const char	*state = obj_str(s, "state");
+	char		 d[32];
+	int64_t		 done = obj_int(s, "done");
+	int64_t		 total = obj_int(s, "total");
+	double		 share = -1;
+	size_t		 n;
+
+	if (state == NULL)
+		state = "?";
+	if (obj_get(s, "total_known") == NULL || obj_bool(s, "total_known")) {
+		if (done >= total)
+			share = total > 0 || state_finished(state) ? 1.0 : 0;
+		else
+			share = (double)done / (double)total;
+		snprintf(b, len, "%3d%%  %" PRId64 "/%" PRId64,
+		    (int)(share * 100), done, total);
+	} else
+		snprintf(b, len, "  ?%%  %" PRId64 "/?", done);
+	n = strlen(b);
+	if (state_finished(state))
+		snprintf(b + n, len - n, "  %s in %s", state,
+		    fmt_dur(obj_double(s, "elapsed_ms"), d, sizeof(d)));
+	else if (strcmp(state, "running") != 0)
+		snprintf(b + n, len - n, "  %s", state);
+	else if (obj_get(s, "eta_ms") != NULL)
+		snprintf(b + n, len - n, "  %.1f/s  ETA %s",
+		    obj_double(s, "rate"), fmt_dur(obj_double(s, "eta_ms"), d,
+		    sizeof(d)));
+	else
+		snprintf(b + n, len - n, "  %.1f/s", obj_double(s, "rate"));
+	n = strlen(b);
+	if (obj_int(s, "failed") > 0)
+		snprintf(b + n, len - n, "  %" PRId64 " failed",
+		    obj_int(s, "failed"));
+	return (share);
+}
+
+/*
+ * One run's line: "items  [#####.....]  62%  124/200 ...".  On a
+ * terminal the label is cut to labelw and the line to cols; elsewhere
+ * there is no bar.
+ */
+static void
+live_line(struct buf *b, const struct liverun *lr, size_t labelw,
+    size_t cols)
+{
+	char		 label[256], text[192];
+	double		 share;
+	size_t		 barw, filled = 0, i, start = b->len;
+
+	share = live_text(lr->snap, text, sizeof(text));
+	live_label(lr, label, sizeof(label));
+	if (textwidth(label) > labelw) {
+		buf_adds(b, label);
+		fit(b, start, labelw - 1);
+		buf_adds(b, "~  ");
+	} else
+		buf_printf(b, "%s%*s  ", label,
+		    (int)(labelw - textwidth(label)), "");
+	if (live.tty) {
+		/* The bar's width depends on the terminal, not the text. */
+		barw = cols > labelw + 6 + TAIL_ROOM + BAR_MIN ?
+		    cols - labelw - 6 - TAIL_ROOM : BAR_MIN;
+		if (barw > BAR_MAX)
+			barw = BAR_MAX;
+		if (share > 0)
+			filled = (size_t)(share * (double)barw);
+		buf_addc(b, '[');
+		for (i = 0; i < barw; i++)
+			buf_addc(b, i < filled ? '#' : '.');
+		buf_adds(b, "]  ");
+	}
+	buf_adds(b, text);
+	if (live.tty)
+		fit(b, start, cols - 1);
+}
+
+/* Terminal: rewrite the region; finished runs go above it for good. */
+static void
+live_redraw(void)
+{
+	struct buf	 b;
+	size_t		 i, j, labelw = 0, maxw, left = 0;
+	size_t		 cols = term_cols();
+	char		 label[256];
+
+	for (i = 0; i < live.n; i++) {
+		live_label(&live.runs[i], label, sizeof(label));
+		if (textwidth(label) > labelw)
+			labelw = textwidth(label);
+	}
+	maxw = LABEL_MIN;
+	if (cols > LABEL_MIN + 6 + BAR_MIN + TAIL_ROOM)
+		maxw = cols - 6 - BAR_MIN - TAIL_ROOM;
+	if (labelw > maxw)
+		labelw = maxw;
+	buf_init(&b);
+	if (live.drawn > 0)
+		buf_printf(&b, "\033[%zuA", live.drawn);
+	for (j = 0; j < 2; j++) {
+		for (i = 0; i < live.n; i++) {
+			if (live.runs[i].finished != (j == 0))
+				continue;
+			buf_addc(&b, '\r');
+			live_line(&b, &live.runs[i], labelw, cols);
+			buf_adds(&b, "\033[K\n");
+		}
+	}
+	buf_adds(&b, "\033[J");
+	fwrite(b.data, 1, b.len, stdout);
+	fflush(stdout);
+	buf_free(&b);
+	for (i = 0; i < live.n; i++) {
+		if (live.runs[i].finished) {
+			free(live.runs[i].name);
+			json_object_put(live.runs[i].snap);
+		} else
+			live.runs[left++] = live.runs[i];
+	}
+	live.n = left;
+	live.drawn = left;
+	live.last = now_usec();
+	live.pending = 0;
+}
+
+/* Not a terminal: a plain line for this run. */
+static void
+live_plain(struct liverun *lr)
+{
+	struct buf	 b;
+	char		 label[256];
+
+	live_label(lr, label, sizeof(label));
+	buf_init(&b);
+	live_line(&b, lr, textwidth(label), 0);
+	puts(b.data);
+	fflush(stdout);
+	buf_free(&b);
+	lr->printed = now_usec();
+	if (lr->finished) {
+		free(lr->name);
+		json_object_put(lr->snap);
+		*lr = live.runs[--live.n];
+	}
+}
+
+static void
+human_progress(struct json_object *snap, enum watch_ev ev)
+{
+	struct liverun	*lr;
+
+	if (snap == NULL)
+		return;
+	lr = live_get(snap);
+	json_object_put(lr->snap);
+	lr->snap = json_object_get(snap);
+	if (ev == WEV_FINISHED || state_finished(obj_str(snap, "state")))
+		lr->finished = 1;
+	if (live.tty) {
+		if (ev != WEV_PROGRESS || now_usec() - live.last >= REDRAW_USEC)
+			live_redraw();
+		else
+			live.pending = 1;
+	} else if (ev != WEV_PROGRESS || lr->printed == 0 ||
+	    now_usec() - lr->printed >= PLAIN_USEC)
+		live_plain(lr);
+}
+
+static void
+human_idle(void)
+{
+	printf("no runs in progress; waiting for new ones (Ctrl-C to stop)\n");
+	fflush(stdout);
+}
+
+/* Draw what is pending, leave the region; on a terminal wipe a "^C". */
+static void
+human_stop(void)
+{
+	size_t	 i;
+
+	if (live.tty && live.pending)
+		live_redraw();
+	if (live.tty)
+		fputs("\r\033[K", stdout);
+	for (i = 0; i < live.n; i++) {
+		free(live.runs[i].name);
+		json_object_put(live.runs[i].snap);
+	}
+	free(live.runs);
+	live.runs = NULL;
+	live.n = live.drawn = 0;
+	fflush(stdout);
+}
+
+/* submit --wait: what a finished run came to. */
+static void
+human_summary(struct json_object *s)
+{
+	struct json_object	*lat = obj_get(s, "latency_ms");
+	char			 a[64], b[64], c[64];
+
+	printf("\n%s run %" PRId64 ": %s, %" PRId64 " ok, %" PRId64
+	    " failed, %" PRId64 " total, %s\n", ostr(s, "name"),
+	    obj_int(s, "run"), ostr(s, "state"), obj_int(s, "ok"),
+	    obj_int(s, "failed"), obj_int(s, "total"),
+	    fmt_dur(obj_double(s, "elapsed_ms"), a, sizeof(a)));
+	if (obj_str(s, "reason") != NULL)
+		printf("  reason: %s\n", obj_str(s, "reason"));
+	if (lat != NULL)
+		printf("  latency: p50 %s, p95 %s, p99 %s\n",
+		    fmt_lat(obj_double(lat, "p50"), a, sizeof(a)),
+		    fmt_lat(obj_double(lat, "p95"), b, sizeof(b)),
+		    fmt_lat(obj_double(lat, "p99"), c, sizeof(c)));
+	if (obj_get(s, "errors") != NULL &&
+	    json_object_object_length(obj_get(s, "errors")) > 0) {
+		printf("  errors:\n");
+		print_counts(obj_get(s, "errors"), "    ", NULL, 1);
+	}
+	if (obj_str(s, "results") != NULL)
+		printf("  results: %s\n", obj_str(s, "results"));
+	if (obj_int(s, "failed") > 0)
+		printf("  see: fetchctl failures %s --run %" PRId64 "\n",
+		    ostr(s, "name"), obj_int(s, "run"));
+}
+
+/* Error replies, on stderr in both outputs. */
+static void
+error_text(const struct reply *r, const char *cmd, int mutating)
+{
+	struct json_object	*e = obj_get(r->obj, "error");
+	struct json_object	*list = obj_get(r->obj, "errors");
+	const char		*code = obj_str(e, "code");
+	const char		*msg = obj_str(e, "message");
+	const char		*first;
+	size_t			 i;
+	int			 dup;
+
+	fflush(stdout);
+	/* invalid_job: "errors" has them all, the message maybe the first. */
+	first = array_len(list) > 0 ? json_object_get_string(
+	    json_object_array_get_idx(list, 0)) : NULL;
+	dup = first != NULL && (msg == NULL ||
+	    strncmp(msg, first, strlen(first)) == 0);
+	if (msg != NULL && !dup)
+		fprintf(stderr, "fetchctl: %s\n", msg);
+	else if (msg == NULL && first == NULL)
+		fprintf(stderr, "fetchctl: fetchd: %s\n",
+		    code != NULL ? code : "error");
+	for (i = 0; i < array_len(list); i++)
+		fprintf(stderr, "%s\n",
+		    json_object_get_string(json_object_array_get_idx(list, i)));
+	if (dup)
+		fprintf(stderr, "fetchctl: nothing submitted (%zu error%s)\n",
+		    array_len(list), array_len(list) > 1 ? "s" : "");
+	if (mutating && code != NULL && strcmp(code, "permission_denied") == 0)
+		fprintf(stderr, "fetchctl: %s changes fetchd's state: run it "
+		    "as root, as fetchd's user or as a member of its admin "
+		    "group\n", cmd);
+}
+
+static void
+human_nothing(const struct reply *r)
+{
+	(void)r;
+}
+
+const struct output output_human = {
+	.client_version =	human_client_version,
+	.ping =			human_ping,
+	.version =		human_version,
+	.submitted =		human_submitted,
+	.cancelled =		human_cancelled,
+	.table =		human_table,
+	.detail =		human_detail,
+	.record =		print_record,
+	.failures_head =	human_failures_head,
+	.failures_record =	human_failures_record,
+	.failures_end =		human_failures_end,
+	.watch_line =		human_nothing,
+	.progress =		human_progress,
+	.idle =			human_idle,
+	.summary =		human_summary,
+	.stop =			human_stop,
+	.error =		error_text,
+};
+
+/* JSON output: the reply lines as received. */
+
+static void
+json_line(const struct reply *r)
+{
+	fwrite(r->line, 1, r->len, stdout);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+static void
+json_void(void)
+{
+}
+
+static void
+json_progress(struct json_object *snap, enum watch_ev ev)
+{
+	(void)snap;
+	(void)ev;
+}
+
+static void
+json_summary(struct json_object *snap)
+{
+	(void)snap;
+}
+
+static void
+json_stop(void)
+{
+	fflush(stdout);
+}
+
+static void
+json_error(const struct reply *r, const char *cmd, int mutating)
+{
+	json_line(r);
+	error_text(r, cmd, mutating);
+}
+
+const struct output output_json = {
+	.client_version =	json_void,
+	.ping =			json_line,
+	.version =		json_line,
+	.submitted =		json_line,
+	.cancelled =		json_line,
+	.table =		json_line,
+	.detail =		json_line,
+	.record =		print_record,
+	.failures_head =	human_nothing,
+	.failures_record =	print_record,
+	.failures_end =		human_nothing,
+	.watch_line =		json_line,
+	.progress =		json_progress,
+	.idle =			json_void,
+	.summary =		json_summary,
+	.stop =			json_stop,
+	.error =		json_error,
+};
