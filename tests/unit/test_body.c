@@ -1,0 +1,737 @@
+/*
+ * test_body.c: unit tests of body.c (what a response body becomes in a
+ * result record, fed in one chunk and byte by byte), of results_record()
+ * (the exact text of record lines), and of the results writer thread (a
+ * real loop, a temporary state directory, 10,000 records and a summary,
+ * write errors and recovery, resuming after a torn last line).
+ */
+#include "config.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "fetchd.h"
+
+#define NLINES	10000
+
+/* Feed s in chunks of the given size (0: all at once). */
+static struct body *
+feed(const char *extract, uint64_t max, const char *s, size_t len,
+    size_t chunk)
+{
+	struct body	*b;
+	size_t		 off, n;
+
+	b = body_new(max, extract);
+	if (chunk == 0)
+		chunk = len;
+	for (off = 0; off < len; off += n) {
+		n = len - off < chunk ? len - off : chunk;
+		assert_int_equal(body_feed(b, s + off, n), 0);
+	}
+	return (b);
+}
+
+/* The body member for s, both ways of feeding; they must agree. */
+static void
+check_body(const char *s, size_t len, const char *want)
+{
+	struct body	*b;
+	struct buf	 out;
+	char		*cause;
+	size_t		 chunk;
+
+	for (chunk = 0; chunk <= 1; chunk++) {
+		b = feed(NULL, 1 << 20, s, len, chunk);
+		assert_int_equal(body_finish(b, &cause), 0);
+		assert_null(cause);
+		buf_init(&out);
+		buf_adds(&out, "");
+		body_encode(b, &out);
+		assert_string_equal(out.data, want);
+		buf_free(&out);
+		body_free(b);
+	}
+}
+#define CHECK(s, want)	check_body(s, sizeof(s) - 1, want)
+
+static void
+test_json(void **state)
+{
+	(void)state;
+	CHECK("{\"a\": 1, \"b\": [true, false, null, \"x\\u00e9\\/\"],\n"
+	    "  \"c\": {\"d\": -1.5e3, \"e\": 0.25}}\r\n",
+	    ",\"body\":{\"a\":1,\"b\":[true,false,null,\"x\xc3\xa9/\"],"
+	    "\"c\":{\"d\":-1.5e3,\"e\":0.25}}");
+	CHECK(" [1, 2 ,3 ] ", ",\"body\":[1,2,3]");
+	CHECK("[]", ",\"body\":[]");
+	CHECK("42", ",\"body\":42");
+	CHECK("-0.5\n", ",\"body\":-0.5");
+	CHECK("1E+2", ",\"body\":1E+2");
+	CHECK("[2e-3,0,-0.0e0]", ",\"body\":[2e-3,0,-0.0e0]");
+	CHECK("18446744073709551615", ",\"body\":18446744073709551615");
+	CHECK("[-9223372036854775808]", ",\"body\":[-9223372036854775808]");
+	CHECK("\"hi\\n\\\"there\\\"\"", ",\"body\":\"hi\\n\\\"there\\\"\"");
+	CHECK("true", ",\"body\":true");
+	CHECK("null", ",\"body\":null");
+	/* Multi-byte characters split between chunks are still JSON. */
+	CHECK("{\"k\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+	    ",\"body\":{\"k\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}");
+	CHECK("\"\\u0000\"", ",\"body\":\"\\u0000\"");
+}
+
+static void
+test_not_json(void **state)
+{
+	(void)state;
+	/* Trailing garbage. */
+	CHECK("{\"a\":1} x", ",\"body\":\"{\\\"a\\\":1} x\"");
+	CHECK("{\"a\":1}{}", ",\"body\":\"{\\\"a\\\":1}{}\"");
+	CHECK("12 3", ",\"body\":\"12 3\"");
+	/* Invalid JSON. */
+	CHECK("{\"a\":}", ",\"body\":\"{\\\"a\\\":}\"");
+	CHECK("hello, world\n", ",\"body\":\"hello, world\\n\"");
+	CHECK("  ", ",\"body\":\"  \"");
+	CHECK("[1,]", ",\"body\":\"[1,]\"");
+	/* What json-c's strict mode lets through but is not JSON. */
+	CHECK("NaN", ",\"body\":\"NaN\"");
+	CHECK("[-Infinity]", ",\"body\":\"[-Infinity]\"");
+	CHECK("1.", ",\"body\":\"1.\"");
+	CHECK("[1.e5]", ",\"body\":\"[1.e5]\"");
+	CHECK("-01", ",\"body\":\"-01\"");
+	CHECK("{'a':1}", ",\"body\":\"{'a':1}\"");
+	CHECK("\"a\tb\"", ",\"body\":\"\\\"a\\tb\\\"\"");
+	CHECK("TRUE", ",\"body\":\"TRUE\"");
+	/* Numbers json-c gets wrong, or would take apart byte by byte. */
+	CHECK("[0-1]", ",\"body\":\"[0-1]\"");
+	CHECK("12-0", ",\"body\":\"12-0\"");
+	CHECK("[1.5.3]", ",\"body\":\"[1.5.3]\"");
+	CHECK("[1e]", ",\"body\":\"[1e]\"");
+	CHECK("[-]", ",\"body\":\"[-]\"");
+	CHECK("{\"a\":1.}", ",\"body\":\"{\\\"a\\\":1.}\"");
+	/* Integers json-c would clamp. */
+	CHECK("18446744073709551616", ",\"body\":\"18446744073709551616\"");
+	CHECK("[-9223372036854775809]", ",\"body\":\"[-9223372036854775809]\"");
+	/* A control character in a string body is escaped. */
+	CHECK("a\x01" "b\x7f", ",\"body\":\"a\\u0001b\x7f\"");
+}
+
+static void
+test_binary(void **state)
+{
+	(void)state;
+	CHECK("\xff\x00\x01" "abc", ",\"body_base64\":\"/wABYWJj\"");
+	CHECK("\x89PNG\r\n\x1a\n", ",\"body_base64\":\"iVBORw0KGgo=\"");
+	/* An overlong inside a JSON string: not UTF-8, so not JSON. */
+	CHECK("\"\xc0\x80\"", ",\"body_base64\":\"IsCAIg==\"");
+	/* A surrogate. */
+	CHECK("\"\xed\xa0\x80\"", ",\"body_base64\":\"Iu2ggCI=\"");
+}
+
+static void
+test_deep(void **state)
+{
+	struct body	*b;
+	struct buf	 out;
+	char		 s[201];
+
+	(void)state;
+	memset(s, '[', 100);
+	memset(s + 100, ']', 100);
+	s[200] = '\0';
+	b = feed(NULL, 1 << 20, s, 200, 0);
+	assert_int_equal(body_finish(b, NULL), 0);
+	buf_init(&out);
+	body_encode(b, &out);
+	assert_int_equal(strncmp(out.data, ",\"body\":\"[[[", 12), 0);
+	buf_free(&out);
+	body_free(b);
+}
+
+/* Finish with extract; return the cause (or NULL) and the encoding. */
+static int
+extract(const char *ptr, const char *s, char **cause, struct buf *out)
+{
+	struct body	*b;
+	int		 rc;
+	char		*again;
+
+	b = feed(ptr, 1 << 20, s, strlen(s), 1);
+	rc = body_finish(b, cause);
+	assert_int_equal(body_finish(b, &again), rc);
+	if (rc == -1) {
+		assert_non_null(again);
+		assert_string_equal(again, *cause);
+	}
+	free(again);
+	buf_init(out);
+	body_encode(b, out);
+	body_free(b);
+	return (rc);
+}
+
+static void
+test_extract(void **state)
+{
+	const char	*doc =
+	    "{\"data\":{\"x\":[10,{\"y\":\"z\"}],\"n\":null}}";
+	struct buf	 out;
+	char		*cause;
+
+	(void)state;
+	assert_int_equal(extract("/data/x/1", doc, &cause, &out), 0);
+	assert_null(cause);
+	assert_string_equal(out.data, ",\"body\":{\"y\":\"z\"}");
+	buf_free(&out);
+
+	assert_int_equal(extract("/data/x/0", doc, &cause, &out), 0);
+	assert_string_equal(out.data, ",\"body\":10");
+	buf_free(&out);
+
+	assert_int_equal(extract("/data/n", doc, &cause, &out), 0);
+	assert_string_equal(out.data, ",\"body\":null");
+	buf_free(&out);
+
+	assert_int_equal(extract("", doc, &cause, &out), 0);
+	assert_string_equal(out.data + 8, doc);
+	buf_free(&out);
+
+	/* Missing: the whole document stays for the record. */
+	assert_int_equal(extract("/data/missing", doc, &cause, &out), -1);
+	assert_string_equal(cause, "extract '/data/missing': no such member");
+	assert_string_equal(out.data + 8, doc);
+	free(cause);
+	buf_free(&out);
+
+	assert_int_equal(extract("/data/x/7", doc, &cause, &out), -1);
+	assert_string_equal(cause, "extract '/data/x/7': no such member");
+	free(cause);
+	buf_free(&out);
+
+	assert_int_equal(extract("/data", "null", &cause, &out), -1);
+	assert_string_equal(cause, "extract '/data': no such member");
+	free(cause);
+	buf_free(&out);
+
+	assert_int_equal(extract("/data", "<html>oops</html>", &cause, &out),
+	    -1);
+	assert_string_equal(cause, "extract '/data': body is not JSON");
+	assert_string_equal(out.data, ",\"body\":\"<html>oops</html>\"");
+	free(cause);
+	buf_free(&out);
+
+	assert_int_equal(extract("/data", "", &cause, &out), -1);
+	assert_string_equal(cause, "extract '/data': body is empty");
+	assert_string_equal(out.data == NULL ? "" : out.data, "");
+	free(cause);
+	buf_free(&out);
+}
+
+static void
+test_max(void **state)
+{
+	struct body	*b;
+	struct buf	 out;
+
+	(void)state;
+	b = body_new(10, NULL);
+	assert_int_equal(body_feed(b, "[1,2,", 5), 0);
+	assert_int_equal(body_feed(b, "3,4]", 4), 0);
+	assert_int_equal(body_feed(b, " ", 1), 0);	/* exactly max */
+	assert_int_equal(body_feed(b, " ", 1), -1);
+	assert_int_equal(body_feed(b, "", 0), -1);
+	assert_int_equal(body_finish(b, NULL), 0);
+	buf_init(&out);
+	body_encode(b, &out);
+	assert_int_equal(out.len, 0);
+	buf_free(&out);
+	body_free(b);
+
+	b = body_new(0, NULL);
+	assert_int_equal(body_feed(b, "x", 1), -1);
+	body_free(b);
+	body_free(NULL);
+}
+
+static void
+test_empty(void **state)
+{
+	struct body	*b;
+	struct buf	 out;
+
+	(void)state;
+	b = body_new(100, NULL);
+	assert_int_equal(body_finish(b, NULL), 0);
+	buf_init(&out);
+	buf_adds(&out, "{");
+	body_encode(b, &out);
+	assert_string_equal(out.data, "{");
+	buf_free(&out);
+	body_free(b);
+}
+
+static void
+test_record(void **state)
+{
+	struct record	 r;
+	struct buf	 out;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.i = 17;
+	r.url = "http://127.0.0.1:8080/item/17";
+	r.status = 200;
+	r.attempts = 1;
+	r.usec = 41234;
+	r.body = feed(NULL, 100, "{\"id\": 17}", 10, 0);
+	buf_init(&out);
+	results_record(&out, &r);
+	assert_string_equal(out.data, "{\"i\":17,"
+	    "\"url\":\"http://127.0.0.1:8080/item/17\",\"status\":200,"
+	    "\"attempts\":1,\"ms\":41.2,\"queue_ms\":0.0,"
+	    "\"body\":{\"id\":17}}\n");
+	body_free(r.body);
+
+	memset(&r, 0, sizeof(r));
+	r.i = 18;
+	r.url = "http://h/a\"b\\c\x01 \xff\xc3\xa9";
+	r.error = "timeout";
+	r.detail = "Operation timed out\n\"x\"\t\xfe";
+	r.attempts = 3;
+	r.usec = 30012468;
+	r.queue_usec = 1550;
+	buf_reset(&out);
+	results_record(&out, &r);
+	assert_string_equal(out.data, "{\"i\":18,"
+	    "\"url\":\"http://h/a\\\"b\\\\c\\u0001 %FF\xc3\xa9\","
+	    "\"error\":\"timeout\","
+	    "\"detail\":\"Operation timed out\\n\\\"x\\\"\\t\\ufffd\","
+	    "\"attempts\":3,\"ms\":30012.5,\"queue_ms\":1.6}\n");
+
+	/* A status with an error, no detail; rounding at the edges. */
+	memset(&r, 0, sizeof(r));
+	r.i = 0;
+	r.url = "u";
+	r.status = 503;
+	r.error = "http_503";
+	r.attempts = 2;
+	r.usec = 49;
+	r.queue_usec = -5;
+	r.body = feed(NULL, 100, "busy", 4, 0);
+	buf_reset(&out);
+	results_record(&out, &r);
+	assert_string_equal(out.data, "{\"i\":0,\"url\":\"u\",\"status\":503,"
+	    "\"error\":\"http_503\",\"attempts\":2,\"ms\":0.0,\"queue_ms\":0.0,"
+	    "\"body\":\"busy\"}\n");
+	body_free(r.body);
+
+	/* Detail only on failure. */
+	memset(&r, 0, sizeof(r));
+	r.url = "u";
+	r.detail = "ignored";
+	r.usec = 50;
+	buf_reset(&out);
+	results_record(&out, &r);
+	assert_string_equal(out.data, "{\"i\":0,\"url\":\"u\",\"attempts\":0,"
+	    "\"ms\":0.1,\"queue_ms\":0.0}\n");
+	buf_free(&out);
+}
+
+/*
+ * The writer.
+ */
+
+struct wait {
+	int	(*pred)(void *);
+	void	*arg;
+	int	 ticks;
+};
+
+static void
+wait_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct wait	*wt = t->data;
+
+	(void)revents;
+	if (wt->pred(wt->arg) || --wt->ticks == 0)
+		ev_break(loop, EVBREAK_ONE);
+}
+
+/* Run the loop until pred(arg) holds, at most ms milliseconds. */
+static int
+run_for(struct ev_loop *loop, int (*pred)(void *), void *arg, int ms)
+{
+	struct wait	 wt = { pred, arg, ms / 5 };
+	ev_timer	 t;
+
+	ev_timer_init(&t, wait_cb, 0.005, 0.005);
+	t.data = &wt;
+	ev_timer_start(loop, &t);
+	ev_run(loop, 0);
+	ev_timer_stop(loop, &t);
+	return (pred(arg));
+}
+
+static int
+run_until(struct ev_loop *loop, int (*pred)(void *), void *arg)
+{
+	return (run_for(loop, pred, arg, 10000));
+}
+
+static int
+flag_set(void *arg)
+{
+	return (*(int *)arg != 0);
+}
+
+static void
+closed_cb(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE	*f;
+	char	*s;
+	long	 n;
+
+	assert_non_null(f = fopen(path, "r"));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	s = malloc((size_t)n + 1);
+	assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+	s[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return (s);
+}
+
+static void
+record_line(struct buf *b, uint64_t i)
+{
+	struct record	 r;
+	char		 url[64];
+
+	memset(&r, 0, sizeof(r));
+	snprintf(url, sizeof(url), "http://127.0.0.1:8080/item/%llu",
+	    (unsigned long long)i);
+	r.i = i;
+	r.url = url;
+	r.status = i % 10 == 0 ? 503 : 200;
+	r.error = i % 10 == 0 ? "http_503" : NULL;
+	r.attempts = 1;
+	r.usec = (int64_t)i * 7;
+	results_record(b, &r);
+}
+
+/* A run with a few of everything in it. */
+static void
+fake_run(struct run *run, struct job *job, char *path)
+{
+	static char		 e503[] = "http_503";
+	static char		 origin[] = "http://127.0.0.1:8080";
+	static char		 slow[] = "http://127.0.0.1:8080/item/9999";
+	static struct namecount	 errors[1], hosts[1];
+
+	memset(job, 0, sizeof(*job));
+	memset(run, 0, sizeof(*run));
+	job->name = xstrdup("items");
+	run->job = job;
+	run->number = 3;
+	run->state = RUN_PARTIAL;
+	run->started = 1000000;
+	run->ended = 3234567;
+	run->started_wall = 1764000000000;
+	run->ended_wall = 1764000002235;
+	run->path = path;
+	run->st.total = run->st.done = NLINES;
+	run->st.ok = NLINES - 1000;
+	run->st.failed = 1000;
+	run->st.attempts = NLINES;
+	errors[0].name = e503;
+	errors[0].n = 1000;
+	hosts[0].name = origin;
+	hosts[0].n = 1000;
+	run->st.errors = errors;
+	run->st.nerrors = 1;
+	run->st.hosts = hosts;
+	run->st.nhosts = 1;
+	run->st.latency.n = 9000;
+	run->st.slowest[0].url = slow;
+	run->st.slowest[0].usec = 69993;
+}
+
+static char *
+tmpdir(void)
+{
+	const char	*t = getenv("TMPDIR");
+	char		*d;
+
+	xasprintf(&d, "%s/test_body.XXXXXX", t != NULL && *t != '\0' ?
+	    t : "/tmp");
+	assert_non_null(mkdtemp(d));
+	return (d);
+}
+
+static void
+rmtree(const char *dir)
+{
+	char	*cmd;
+
+	assert_true(xasprintf(&cmd, "rm -rf '%s'", dir) > 0);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+static void
+test_writer(void **state)
+{
+	struct ev_loop		*loop = ev_loop_new(EVFLAG_AUTO);
+	struct rfile		*rf;
+	struct buf		 b, want;
+	struct run		 run;
+	struct job		 job;
+	struct json_object	*o, *v;
+	char			*dir, *cause, *s, *p;
+	size_t			 len;
+	uint64_t		 i;
+	int			 done = 0;
+
+	(void)state;
+	dir = tmpdir();
+	assert_int_equal(results_init(loop), 0);
+	assert_int_equal(results_last_run(dir, "items"), 0);
+	rf = results_open(dir, "items", 3, &cause);
+	assert_non_null(rf);
+	xasprintf(&p, "%s/results/items/3.ndjson", dir);
+	assert_string_equal(results_path(rf), p);
+
+	buf_init(&b);
+	buf_init(&want);
+	for (i = 0; i < NLINES; i++) {
+		buf_reset(&b);
+		record_line(&b, i);
+		buf_add(&want, b.data, b.len);
+		results_append(rf, b.data, b.len);
+		if (i == NLINES / 2)	/* let the 100 ms timer hand one over */
+			run_for(loop, flag_set, &done, 150);
+	}
+	assert_int_equal(results_errno(rf), 0);
+	fake_run(&run, &job, p);
+	results_close(rf, results_summary(&run), closed_cb, &done);
+	assert_true(run_until(loop, flag_set, &done));
+	assert_int_equal(done, 1);
+
+	s = read_file(p, &len);
+	assert_int_equal(len, want.len);
+	assert_memory_equal(s, want.data, len);
+	free(s);
+
+	free(p);
+	xasprintf(&p, "%s/results/items/3.summary.json", dir);
+	assert_non_null(o = json_object_from_file(p));
+	assert_true(json_object_object_get_ex(o, "name", &v));
+	assert_string_equal(json_object_get_string(v), "items");
+	assert_true(json_object_object_get_ex(o, "run", &v));
+	assert_int_equal(json_object_get_int(v), 3);
+	assert_true(json_object_object_get_ex(o, "state", &v));
+	assert_string_equal(json_object_get_string(v), "partial");
+	assert_true(json_object_object_get_ex(o, "elapsed_ms", &v));
+	assert_string_equal(json_object_to_json_string(v), "2234.6");
+	assert_true(json_object_object_get_ex(o, "failed", &v));
+	assert_int_equal(json_object_get_int(v), 1000);
+	assert_int_equal(json_pointer_get(o, "/errors/http_503", &v), 0);
+	assert_int_equal(json_object_get_int(v), 1000);
+	assert_int_equal(json_pointer_get(o, "/latency_ms/p99", &v), 0);
+	assert_true(json_object_is_type(v, json_type_double));
+	assert_int_equal(json_pointer_get(o, "/slowest/0/ms", &v), 0);
+	assert_string_equal(json_object_to_json_string(v), "70.0");
+	assert_false(json_object_object_get_ex(o, "reason", &v));
+	json_object_put(o);
+	free(job.name);
+	free(p);
+	xasprintf(&p, "%s/results/items/3.summary.json.tmp", dir);
+	assert_int_equal(access(p, F_OK), -1);
+	free(p);
+
+	assert_int_equal(results_last_run(dir, "items"), 3);
+	xasprintf(&p, "%s/results/items/12.ndjson", dir);
+	close(open(p, O_CREAT | O_WRONLY, 0640));
+	free(p);
+	xasprintf(&p, "%s/results/items/013.ndjson", dir);
+	close(open(p, O_CREAT | O_WRONLY, 0640));
+	free(p);
+	xasprintf(&p, "%s/results/items/99.ndjson.old", dir);
+	close(open(p, O_CREAT | O_WRONLY, 0640));
+	free(p);
+	assert_int_equal(results_last_run(dir, "items"), 12);
+
+	assert_null(results_open(dir, "../x", 1, &cause));
+	assert_non_null(cause);
+	free(cause);
+
+	buf_free(&b);
+	buf_free(&want);
+	results_free();
+	ev_loop_destroy(loop);
+	rmtree(dir);
+	free(dir);
+}
+
+/* A torn last line from a crash is cut off before appending. */
+static void
+test_resume(void **state)
+{
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+	struct rfile	*rf;
+	char		*dir, *p, *cause, *s;
+	size_t		 len;
+	int		 fd, done = 0;
+
+	(void)state;
+	dir = tmpdir();
+	assert_int_equal(results_init(loop), 0);
+	xasprintf(&p, "%s/results/j", dir);
+	assert_int_equal(util_mkdirs(p, 0750), 0);
+	free(p);
+	xasprintf(&p, "%s/results/j/1.ndjson", dir);
+	fd = open(p, O_CREAT | O_WRONLY, 0640);
+	assert_int_equal(write(fd, "{\"i\":0}\n{\"i\":1}\n{\"i\":2,\"u", 25),
+	    25);
+	close(fd);
+	assert_non_null(rf = results_open(dir, "j", 1, &cause));
+	results_append(rf, "{\"i\":2}\n", 8);
+	results_close(rf, NULL, closed_cb, &done);
+	assert_true(run_until(loop, flag_set, &done));
+	s = read_file(p, &len);
+	assert_string_equal(s, "{\"i\":0}\n{\"i\":1}\n{\"i\":2}\n");
+	free(s);
+	free(p);
+	xasprintf(&p, "%s/results/j/1.summary.json", dir);
+	assert_int_equal(access(p, F_OK), -1);
+	free(p);
+
+	/* Left open: results_free() closes it. */
+	assert_non_null(rf = results_open(dir, "j", 2, &cause));
+	results_append(rf, "{\"i\":9}\n", 8);
+	results_free();
+	xasprintf(&p, "%s/results/j/2.ndjson", dir);
+	s = read_file(p, &len);
+	assert_string_equal(s, "{\"i\":9}\n");
+	free(s);
+	free(p);
+	ev_loop_destroy(loop);
+	rmtree(dir);
+	free(dir);
+}
+
+static int
+errno_set(void *arg)
+{
+	return (results_errno(arg) != 0);
+}
+
+static int
+errno_clear(void *arg)
+{
+	return (results_errno(arg) == 0);
+}
+
+/*
+ * A write that fails (here: the file size limit) keeps its records and
+ * retries them before the next batch; nothing is lost, nothing is torn.
+ */
+static void
+test_write_error(void **state)
+{
+	struct ev_loop	*loop = ev_loop_new(EVFLAG_AUTO);
+	struct rlimit	 old, lim;
+	struct rfile	*rf;
+	struct buf	 b, want;
+	char		*dir, *cause, *s, *path;
+	size_t		 len;
+	uint64_t	 i;
+	int		 done = 0;
+
+	(void)state;
+	signal(SIGXFSZ, SIG_IGN);
+	dir = tmpdir();
+	assert_int_equal(results_init(loop), 0);
+	assert_non_null(rf = results_open(dir, "e", 1, &cause));
+	path = xstrdup(results_path(rf));
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 100000;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+	buf_init(&b);
+	buf_init(&want);
+	for (i = 0; i < 3000; i++) {
+		buf_reset(&b);
+		record_line(&b, i);
+		buf_add(&want, b.data, b.len);
+		results_append(rf, b.data, b.len);
+	}
+	assert_true(run_until(loop, errno_set, rf));
+	assert_int_equal(results_errno(rf), EFBIG);
+
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	for (; i < 3100; i++) {
+		buf_reset(&b);
+		record_line(&b, i);
+		buf_add(&want, b.data, b.len);
+		results_append(rf, b.data, b.len);
+	}
+	assert_true(run_until(loop, errno_clear, rf));
+	results_close(rf, NULL, closed_cb, &done);
+	assert_true(run_until(loop, flag_set, &done));
+	s = read_file(path, &len);
+	assert_int_equal(len, want.len);
+	assert_memory_equal(s, want.data, len);
+	free(s);
+	free(path);
+	buf_free(&b);
+	buf_free(&want);
+	results_free();
+	ev_loop_destroy(loop);
+	rmtree(dir);
+	free(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_binary),
+		cmocka_unit_test(test_deep),
+		cmocka_unit_test(test_extract),
+		cmocka_unit_test(test_max),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_writer),
+		cmocka_unit_test(test_resume),
+		cmocka_unit_test(test_write_error),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
