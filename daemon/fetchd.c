@@ -262,11 +262,15 @@ main(int argc, char **argv)
 	struct daemonconf	 dc;
 	ev_signal		 sigterm, sigint, sighup;
 	char			*cause = NULL;
+	int			 rc;
 
 	parse_opts(argc, argv, &o);
 	load_conf(&o, &dc);
-	if (o.test)
-		return (check_conf(&dc, o.verbose));
+	if (o.test) {
+		rc = check_conf(&dc, o.verbose);
+		daemonconf_free(&dc);
+		return (rc);
+	}
 	log_init(dc.log_level, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if (util_mkdirs(dc.state_dir, 0750) == -1)

@@ -640,7 +640,14 @@ retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	job_admit();
 }
 
-/* Should this failed attempt be retried?  Sets *delay if so. */
+#define RETRY_BUDGET_FLOOR	10	/* retries always allowed per run */
+
+/*
+ * Should this failed attempt be retried?  RETRY_YES sets *delay; RETRY_BUDGET
+ * means it would be, but the run's retry budget (a share of its URLs, at
+ * least RETRY_BUDGET_FLOOR) is spent.
+ */
+enum { RETRY_NO, RETRY_YES, RETRY_SPENT };
 static int
 item_retryable(struct item *it, enum fclass fc, int64_t *delay)
 {
@@ -650,21 +657,22 @@ item_retryable(struct item *it, enum fclass fc, int64_t *delay)
 	int64_t			 ra;
 
 	if (it->attempts > d->retries || r->p->stop_class != FC_NONE)
-		return (0);
+		return (RETRY_NO);
 	if (!retry_covers(d->retry_on, fc, it->x.status))
-		return (0);
+		return (RETRY_NO);
 	if (!d->retry_unsafe && !retry_idempotent(d->method))
-		return (0);
-	budget = d->retry_budget * (double)(r->st.total > 0 ? r->st.total :
-	    1);
-	if ((double)r->st.retries + 1 > budget && budget < (double)r->st.total)
-		return (0);
+		return (RETRY_NO);
 	ra = retry_after_parse(it->x.retry_after, time(NULL));
 	*delay = retry_delay(d, it->attempts, ra, drand48());
 	if (d->deadline > 0 && (int64_t)(ev_now(J.loop) * USEC_PER_SEC) +
 	    *delay > r->started + d->deadline)
-		return (0);
-	return (1);
+		return (RETRY_NO);
+	budget = d->retry_budget * (double)r->st.total;
+	if (budget < RETRY_BUDGET_FLOOR)
+		budget = RETRY_BUDGET_FLOOR;
+	if ((double)(r->st.retries + r->st.retrying) + 1 > budget)
+		return (RETRY_SPENT);
+	return (RETRY_YES);
 }
 
 static int
@@ -686,7 +694,8 @@ item_done(struct xfer *x)
 	struct run		*r = it->run;
 	const struct jobdef	*d = r->p->hold->def;
 	enum fclass		 fc = x->fclass;
-	char			 name[32], *cause = NULL;
+	char			 name[32], detail[256];
+	char			*cause = NULL;
 	const char		*error;
 	int64_t			 delay;
 
@@ -713,7 +722,18 @@ item_done(struct xfer *x)
 		    x->status);
 	}
 	error = fc == FC_HTTP ? name : fclass_names[fc];
-	if (item_retryable(it, fc, &delay)) {
+	switch (item_retryable(it, fc, &delay)) {
+	case RETRY_SPENT:
+		/* Truncation of the detail text is fine. */
+		if (snprintf(detail, sizeof(detail), "retry budget spent; "
+		    "last attempt: %s: %.150s", error, x->detail) > 0)
+			memcpy(x->detail, detail, sizeof(x->detail));
+		fc = FC_BUDGET;
+		error = fclass_names[fc];
+		break;
+	case RETRY_NO:
+		break;
+	case RETRY_YES:
 		log_debug("%s run %u: %s: %s, retrying in %.1fs",
 		    r->job->name, r->number, it->url, error,
 		    (double)delay / USEC_PER_SEC);

@@ -24,7 +24,12 @@ done
 done_n=$(t_ctl status big --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["done"])')
 echo "bigglob: $done_n URLs done in ~3 s, peak RSS ${max} kB"
 [ "$done_n" -gt 1000 ] || t_fail "only $done_n done"
-[ "$max" -lt 65536 ] || t_fail "RSS ${max} kB, expected < 64 MiB"
+# ASan's shadow memory and quarantine inflate RSS; the bound is for real builds.
+if ldd "$FETCHD" | grep -q libasan; then
+	echo "bigglob: sanitizer build, RSS bound not checked"
+else
+	[ "$max" -lt 65536 ] || t_fail "RSS ${max} kB, expected < 64 MiB"
+fi
 t_ctl cancel big > /dev/null || t_fail cancel
 t_wait_until "t_ctl status big --json | grep -q '\"state\":\"cancelled\"'" 10 || t_fail "not cancelled"
 lines=$(wc -l < "$T/state/results/big/1.ndjson")
