@@ -513,7 +513,7 @@ util_default_state_dir(void)
 	else if (home != NULL && *home == '/')
 		xasprintf(&p, "%s/.local/state/fetchd", home);
 	else
-		p = xstrdup(LOCALSTATEDIR "/lib/fetchd");
+		p = xstrdup("/var/lib/fetchd");
 	return (p);
 }
 

@@ -128,7 +128,7 @@ fetch_sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 static enum fclass
 fetch_classify(CURLcode rc, struct xfer *x, CURL *e)
 {
-	curl_off_t	 connect = 0;
+	curl_off_t	 sent = 0;
 
 	switch (rc) {
 	case CURLE_OK:
@@ -141,8 +141,12 @@ fetch_classify(CURLcode rc, struct xfer *x, CURL *e)
 	case CURLE_OPERATION_TIMEDOUT:
 		if (strstr(x->detail, "too slow") != NULL)
 			return (FC_STALL);
-		curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect);
-		return (connect == 0 ? FC_CONNECT : FC_TIMEOUT);
+		/*
+		 * No request sent yet means the time went on connecting; a
+		 * reused connection has no connect time, but it has this.
+		 */
+		curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &sent);
+		return (sent == 0 ? FC_CONNECT : FC_TIMEOUT);
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:

@@ -1076,6 +1076,26 @@ job_running(void)
 	return (n);
 }
 
+/* A run that could not start: failed at once, with the reason logged. */
+static void
+run_not_started(struct run *r, char *why)
+{
+	struct log_fields	 f;
+
+	r->state = RUN_FAILED;
+	r->reason = xstrdup(why);
+	r->started_wall = r->ended_wall = util_wallclock_ms();
+	r->started = r->ended = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);
+	memset(&f, 0, sizeof(f));
+	f.message_id = MSGID_RUN_FAILED;
+	f.job = r->job->name;
+	f.run = r->number;
+	f.error = "start";
+	log_event(LOG_ERR, &f, "%s run %u failed to start: %s", r->job->name,
+	    r->number, why);
+	run_event(r, RUNEV_FINISHED);
+}
+
 /* Find or create the job of this definition; the job takes def. */
 static struct job *
 job_define(struct jobdef *def)
@@ -1111,7 +1131,9 @@ job_submit(struct jobfile *jf, struct run **runs, size_t max, char **cause)
 	struct job	*j;
 	struct run	*r;
 	size_t		 i, n;
+	char		*why = NULL;
 
+	*cause = NULL;
 	for (i = 0, n = 0; i < jf->njobs; i++)
 		if (job_find(jf->jobs[i]->name) == NULL)
 			n++;
@@ -1134,14 +1156,17 @@ job_submit(struct jobfile *jf, struct run **runs, size_t max, char **cause)
 		r->p->hold = j->hold;
 		j->hold->refs++;
 		runs[i] = r;
-		if (run_start(r, cause) == -1) {
-			r->state = RUN_FAILED;
-			r->reason = xstrdup(*cause);
-			r->ended = r->started;
-			return (-1);
-		}
+		if (run_start(r, &why) == 0)
+			continue;
+		/* This run cannot start; the others of the file still do. */
+		run_not_started(r, why);
+		if (*cause == NULL)
+			*cause = why;
+		else
+			free(why);
+		why = NULL;
 	}
-	return (0);
+	return (*cause == NULL ? 0 : -1);
 }
 
 void
