@@ -169,11 +169,20 @@ snap_add_int(struct json_object *o, const char *k, uint64_t v)
 	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
 }
 
+/* A double with one decimal, serialized as such ("41.2", not 41.19999). */
+static struct json_object *
+dec1(double v)
+{
+	char	 s[64];
+
+	snprintf(s, sizeof(s), "%.1f", v);
+	return (json_object_new_double_s(v, s));
+}
+
 static void
 snap_add_ms(struct json_object *o, const char *k, double ms)
 {
-	json_object_object_add(o, k,
-	    json_object_new_double((double)(int64_t)(ms * 10.0) / 10.0));
+	json_object_object_add(o, k, dec1(ms));
 }
 
 /* Latency quantiles and the slowest URLs. */
@@ -244,8 +253,7 @@ control_cmd_snapshot(const struct run *r)
 	elapsed = r->started > 0 ? (double)(end - r->started) / 1000.0 : 0;
 	snap_add_ms(o, "elapsed_ms", elapsed);
 	rate = elapsed > 0 ? (double)st->done * 1000.0 / elapsed : 0;
-	json_object_object_add(o, "rate",
-	    json_object_new_double((double)(int64_t)(rate * 10.0) / 10.0));
+	json_object_object_add(o, "rate", dec1(rate));
 	if (!RUN_FINISHED(r) && rate > 0 && st->total_known)
 		snap_add_ms(o, "eta_ms", (double)(st->total - st->done) *
 		    1000.0 / rate);

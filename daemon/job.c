@@ -603,6 +603,9 @@ job_admit(void)
 			}
 			item_start(it);
 			progress = 1;
+			/* Round robin: the next slot goes to the next run. */
+			TAILQ_REMOVE(&J.active, p, active);
+			TAILQ_INSERT_TAIL(&J.active, p, active);
 		}
 	}
 }
