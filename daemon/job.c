@@ -94,6 +94,7 @@ struct run_priv {
 	struct rfile		*rf;
 	struct buf		 line;
 	enum fclass		 stop_class;	/* cancel/deadline in progress */
+	uint64_t		 retries_granted; /* against retry-budget */
 	ev_timer		 deadline;
 	ev_timer		 flush;		/* progress hook rate */
 };
@@ -673,8 +674,9 @@ item_retryable(struct item *it, enum fclass fc, int64_t *delay)
 	budget = d->retry_budget * (double)r->st.total;
 	if (budget < RETRY_BUDGET_FLOOR)
 		budget = RETRY_BUDGET_FLOOR;
-	if ((double)(r->st.retries + r->st.retrying) + 1 > budget)
+	if ((double)r->p->retries_granted + 1 > budget)
 		return (RETRY_SPENT);
+	r->p->retries_granted++;
 	return (RETRY_YES);
 }
 
