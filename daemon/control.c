@@ -676,9 +676,11 @@ seen_drop(struct session *s, const struct run *r)
 static char *
 snapshot_text(const struct run *r, size_t *len)
 {
-	char	*text;
+	struct json_object	*o = control_cmd_snapshot(r);
+	char			*text;
 
-	text = proto_serialize(control_cmd_snapshot(r), len);
+	text = proto_serialize(o, len);
+	json_object_put(o);
 	text[--(*len)] = '\0';
 	return (text);
 }
