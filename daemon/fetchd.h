@@ -373,6 +373,10 @@ struct run *job_run(struct job *, unsigned);	/* 0 = latest */
 /* Define or replace the jobs of a parsed file and start a run of each. */
 int	 job_submit(struct jobfile *, struct run **, size_t, char **);
 int	 job_cancel(struct run *, const char *);
+/* Start no more transfers; call back once none is in flight. */
+void	 job_drain(void (*)(void));
+/* Take reloaded jobs-dir definitions (changed: next run; new: run now). */
+int	 job_reload(struct jobfile *, char **);
 /* Cancel everything, flush results, then call back (daemon stop). */
 void	 job_shutdown(void (*)(void));
 unsigned job_running(void);

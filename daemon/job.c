@@ -110,15 +110,19 @@ static struct {
 	struct host		*hosts[HOST_BUCKETS];
 	void			(*hook)(struct run *, enum run_event);
 	void			(*shutdown_cb)(void);
+	void			(*idle_cb)(void);	/* job_drain() */
+	int			 draining;
 	int			 shutting_down;
 	unsigned		 nclosing;	/* runs flushing results */
 	ev_idle			 admit_idle;
+	ev_idle			 drain_idle;	/* reports idle after a drain */
 } J;
 
 static void	run_finish(struct run *);
 static void	run_check_done(struct run *);
 static void	job_admit(void);
 static void	job_stop(struct run *, enum fclass, const char *);
+static void	drain_idle_cb(struct ev_loop *, ev_idle *, int);
 
 /* Statistics helpers. */
 
@@ -506,6 +510,8 @@ item_unlink(struct item *it)
 		it->run->st.in_flight--;
 		it->host->inflight--;
 		J.inflight--;
+		if (J.inflight == 0 && J.draining)
+			ev_idle_start(J.loop, &J.drain_idle);
 		break;
 	case ITEM_WAITING:
 		TAILQ_REMOVE(&p->waiting, it, entry);
@@ -587,7 +593,7 @@ job_admit(void)
 	struct item	*it;
 	int		 progress = 1;
 
-	if (J.shutting_down)
+	if (J.shutting_down || J.draining)
 		return;
 	while (progress && J.inflight < J.dc->max_connections) {
 		progress = 0;
@@ -1189,9 +1195,67 @@ job_init(struct ev_loop *loop, const struct daemonconf *dc)
 	TAILQ_INIT(&J.jobs);
 	TAILQ_INIT(&J.active);
 	ev_idle_init(&J.admit_idle, admit_idle_cb);
+	ev_idle_init(&J.drain_idle, drain_idle_cb);
 	fetch_set_admit(job_admit);
 	srand48((long)getpid() ^ (long)time(NULL));
 	return (0);
+}
+
+static void
+drain_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	ev_idle_stop(loop, w);
+	if (J.draining && J.idle_cb != NULL)
+		J.idle_cb();
+}
+
+/*
+ * Start no more transfers; those in flight go on.  idle() is called (from
+ * the loop) once none is in flight.  Retry timers keep running, but what
+ * they queue waits.
+ */
+void
+job_drain(void (*idle)(void))
+{
+	J.draining = 1;
+	J.idle_cb = idle;
+	if (J.inflight == 0)
+		ev_idle_start(J.loop, &J.drain_idle);
+}
+
+/*
+ * Take the definitions of a reloaded jobs-dir: a job whose definition
+ * changed gets it for its next run (runs in progress keep theirs); a new
+ * job is defined and starts a run, like at start-up.  Jobs absent from the
+ * new files are left as they are.  The jobfile is emptied.
+ */
+int
+job_reload(struct jobfile *jf, char **cause)
+{
+	struct jobfile	 fresh;
+	struct run	*runs[1024];
+	struct job	*j;
+	size_t		 i;
+	int		 rc = 0;
+
+	memset(&fresh, 0, sizeof(fresh));
+	for (i = 0; i < jf->njobs; i++) {
+		if ((j = job_find(jf->jobs[i]->name)) != NULL) {
+			hold_put(j->hold);
+			j->hold = hold_new(jf->jobs[i]);
+			j->def = jf->jobs[i];
+		} else {
+			fresh.jobs = xreallocarray(fresh.jobs, fresh.njobs + 1,
+			    sizeof(*fresh.jobs));
+			fresh.jobs[fresh.njobs++] = jf->jobs[i];
+		}
+		jf->jobs[i] = NULL;
+	}
+	jf->njobs = 0;
+	if (fresh.njobs > 0)
+		rc = job_submit(&fresh, runs, nitems(runs), cause);
+	jobfile_free(&fresh);
+	return (rc);
 }
 
 /* Stop every active run (records as cancelled), then call done. */
@@ -1225,4 +1289,5 @@ job_free(void)
 		free(j);
 	}
 	ev_idle_stop(J.loop, &J.admit_idle);
+	ev_idle_stop(J.loop, &J.drain_idle);
 }
