@@ -42,7 +42,10 @@ const char *const proto_err_names[PERR_MAX] = {
 	"permission_denied",
 	"not_active",
 	"limit",
-	"internal"
+	"internal",
+	"no_such_url",
+	"no_failures",
+	"reload_failed"
 };
 
 /*

@@ -37,6 +37,9 @@ enum proto_err {
 	PERR_NOT_ACTIVE,	/* "not_active": run already finished */
 	PERR_LIMIT,		/* "limit": a daemon limit was reached */
 	PERR_INTERNAL,		/* "internal" */
+	PERR_NO_SUCH_URL,	/* "no_such_url": explain of a URL not in the run */
+	PERR_NO_FAILURES,	/* "no_failures": retry-failed of a clean run */
+	PERR_RELOAD,		/* "reload_failed": see "errors" */
 	PERR_MAX
 };
 extern const char *const proto_err_names[PERR_MAX];
