@@ -3,8 +3,9 @@
  *
  * One backend is chosen at log_init(): when stderr is the journal (the
  * JOURNAL_STREAM device/inode pair matches fd 2, as systemd documents),
- * events go through sd_journal_send() with MESSAGE_ID, the FETCHD_* fields
- * and CODE_* of this file; otherwise lines go to stderr with "<N>" priority
+ * events go through sd_journal_sendv() with MESSAGE_ID, the FETCHD_* fields
+ * and the caller's CODE_FILE/CODE_LINE/CODE_FUNC (log.h's macros pass
+ * them); otherwise lines go to stderr with "<N>" priority
  * prefixes that systemd-cat and terminals both read.  Messages below the
  * configured level are dropped before formatting.  Every function keeps
  * errno as it found it.
@@ -27,6 +28,13 @@
 
 static int	log_level = LOG_INFO;
 static int	log_journal;
+
+/* Where a message was logged from: CODE_FILE, CODE_LINE, CODE_FUNC. */
+struct logsite {
+	const char	*file;
+	int		 line;
+	const char	*func;
+};
 
 static const char *const level_names[] = {
 	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"
@@ -90,65 +98,97 @@ log_level_name(int level)
 	return (level_names[level]);
 }
 
-/* Append "NAME=value" to the iovec array when the value is set. */
-static void
-field(struct iovec *iov, int *n, char *store, size_t len, const char *name,
-    const char *value)
+int
+log_to_journal(void)
 {
+	return (log_journal);
+}
+
+/* The fields of one journal entry, packed into one buffer. */
+struct jentry {
+	struct iovec	 iov[16];
+	int		 n;
+	char		 buf[12 * 1024];
+	size_t		 used;
+};
+
+/* Append "NAME=value" when the value is set; long values are cut. */
+static void
+field(struct jentry *e, const char *name, const char *value)
+{
+	size_t	 room = sizeof(e->buf) - e->used;
 	int	 w;
 
-	if (value == NULL || *value == '\0')
+	if (value == NULL || *value == '\0' || e->n == (int)nitems(e->iov) ||
+	    room < 2)
 		return;
-	w = snprintf(store, len, "%s=%s", name, value);
+	w = snprintf(e->buf + e->used, room, "%s=%s", name, value);
 	if (w < 0)
 		return;
-	iov[*n].iov_base = store;
-	iov[*n].iov_len = (size_t)w < len ? (size_t)w : len - 1;
-	(*n)++;
+	if ((size_t)w >= room)
+		w = (int)room - 1;
+	e->iov[e->n].iov_base = e->buf + e->used;
+	e->iov[e->n].iov_len = (size_t)w;
+	e->n++;
+	e->used += (size_t)w + 1;
 }
 
-/* Send one message with its fields to the journal. */
 static void
-journal_send(int pri, const struct log_fields *f, const char *msg)
+field_num(struct jentry *e, const char *name, const char *fmt, ...)
+    ATTR_PRINTF(3, 4);
+
+static void
+field_num(struct jentry *e, const char *name, const char *fmt, ...)
 {
-	struct iovec	 iov[12];
-	char		 s[12][1024], num[32];
-	int		 n = 0;
+	char	 num[32];
+	va_list	 ap;
 
-	field(iov, &n, s[n], sizeof(s[0]), "MESSAGE", msg);
-	snprintf(num, sizeof(num), "%d", pri);
-	field(iov, &n, s[n], sizeof(s[0]), "PRIORITY", num);
-	field(iov, &n, s[n], sizeof(s[0]), "SYSLOG_IDENTIFIER", "fetchd");
+	va_start(ap, fmt);
+	vsnprintf(num, sizeof(num), fmt, ap);
+	va_end(ap);
+	field(e, name, num);
+}
+
+/*
+ * Send one message with its fields to the journal.  sd_journal_sendv()
+ * writes one datagram to journald's socket: it does not wait for journald
+ * to process it (only a full socket queue could hold it up briefly).
+ */
+static void
+journal_send(const struct logsite *at, int pri, const struct log_fields *f,
+    const char *msg)
+{
+	struct jentry	 e;
+
+	e.n = 0;
+	e.used = 0;
+	field(&e, "MESSAGE", msg);
+	field_num(&e, "PRIORITY", "%d", pri);
+	field(&e, "SYSLOG_IDENTIFIER", "fetchd");
+	field(&e, "CODE_FILE", at->file);
+	field_num(&e, "CODE_LINE", "%d", at->line);
+	field(&e, "CODE_FUNC", at->func);
 	if (f != NULL) {
-		field(iov, &n, s[n], sizeof(s[0]), "MESSAGE_ID",
-		    f->message_id);
-		field(iov, &n, s[n], sizeof(s[0]), "FETCHD_JOB", f->job);
-		field(iov, &n, s[n], sizeof(s[0]), "FETCHD_URL", f->url);
-		field(iov, &n, s[n], sizeof(s[0]), "FETCHD_ERROR", f->error);
-		if (f->run) {
-			snprintf(num, sizeof(num), "%u", f->run);
-			field(iov, &n, s[n], sizeof(s[0]), "FETCHD_RUN", num);
-		}
-		if (f->status) {
-			snprintf(num, sizeof(num), "%d", f->status);
-			field(iov, &n, s[n], sizeof(s[0]), "FETCHD_STATUS", num);
-		}
-		if (f->attempt) {
-			snprintf(num, sizeof(num), "%u", f->attempt);
-			field(iov, &n, s[n], sizeof(s[0]), "FETCHD_ATTEMPT",
-			    num);
-		}
-		if (f->has_duration) {
-			snprintf(num, sizeof(num), "%.1f", f->duration_ms);
-			field(iov, &n, s[n], sizeof(s[0]),
-			    "FETCHD_DURATION_MS", num);
-		}
+		field(&e, "MESSAGE_ID", f->message_id);
+		field(&e, "FETCHD_JOB", f->job);
+		field(&e, "FETCHD_URL", f->url);
+		field(&e, "FETCHD_ERROR", f->error);
+		if (f->run)
+			field_num(&e, "FETCHD_RUN", "%u", f->run);
+		if (f->status)
+			field_num(&e, "FETCHD_STATUS", "%d", f->status);
+		if (f->attempt)
+			field_num(&e, "FETCHD_ATTEMPT", "%u", f->attempt);
+		if (f->has_duration)
+			field_num(&e, "FETCHD_DURATION_MS", "%.1f",
+			    f->duration_ms);
 	}
-	sd_journal_sendv(iov, n);
+	sd_journal_sendv(e.iov, e.n);
 }
 
 static void
-vlog(int pri, const struct log_fields *f, const char *fmt, va_list ap)
+vlog(const struct logsite *at, int pri, const struct log_fields *f,
+    const char *fmt, va_list ap)
 {
 	char	 msg[4096];
 	int	 saved = errno;
@@ -159,104 +199,84 @@ vlog(int pri, const struct log_fields *f, const char *fmt, va_list ap)
 	}
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (log_journal)
-		journal_send(pri, f, msg);
+		journal_send(at, pri, f, msg);
 	else
 		fprintf(stderr, "<%d>%s\n", pri, msg);
 	errno = saved;
 }
 
 void
-log_event(int pri, const struct log_fields *f, const char *fmt, ...)
+log_event_at(const char *file, int line, const char *func, int pri,
+    const struct log_fields *f, const char *fmt, ...)
 {
-	va_list	 ap;
+	struct logsite	 at = { file, line, func };
+	va_list		 ap;
 
 	va_start(ap, fmt);
-	vlog(pri, f, fmt, ap);
+	vlog(&at, pri, f, fmt, ap);
 	va_end(ap);
 }
 
 /* Like vlog, with ": strerror(errno)" appended. */
 static void
-vlog_errno(int pri, const char *fmt, va_list ap)
+vlog_errno(const struct logsite *at, int pri, const char *fmt, va_list ap)
 {
 	char	 msg[4096];
 	int	 saved = errno;
 
+	if (pri > log_level)
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	log_event(pri, NULL, "%s: %s", msg, strerror(saved));
+	log_event_at(at->file, at->line, at->func, pri, NULL, "%s: %s", msg,
+	    strerror(saved));
 	errno = saved;
 }
 
-void
-log_warn(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog_errno(LOG_WARNING, fmt, ap);
-	va_end(ap);
+/* The plain functions, one per priority. */
+#define LOG_FN(name, pri, vfn)						\
+void									\
+name(const char *file, int line, const char *func, const char *fmt, ...) \
+{									\
+	struct logsite	 at = { file, line, func };			\
+	va_list		 ap;						\
+									\
+	va_start(ap, fmt);						\
+	vfn(&at, pri, fmt, ap);						\
+	va_end(ap);							\
 }
 
-void
-log_warnx(const char *fmt, ...)
+static void
+vlog_plain(const struct logsite *at, int pri, const char *fmt, va_list ap)
 {
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_WARNING, NULL, fmt, ap);
-	va_end(ap);
+	vlog(at, pri, NULL, fmt, ap);
 }
 
-void
-log_notice(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog(LOG_NOTICE, NULL, fmt, ap);
-	va_end(ap);
-}
+LOG_FN(log_warn_at, LOG_WARNING, vlog_errno)
+LOG_FN(log_warnx_at, LOG_WARNING, vlog_plain)
+LOG_FN(log_notice_at, LOG_NOTICE, vlog_plain)
+LOG_FN(log_info_at, LOG_INFO, vlog_plain)
+LOG_FN(log_debug_at, LOG_DEBUG, vlog_plain)
 
 void
-log_info(const char *fmt, ...)
+fatal_at(const char *file, int line, const char *func, const char *fmt, ...)
 {
-	va_list	 ap;
+	struct logsite	 at = { file, line, func };
+	va_list		 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_INFO, NULL, fmt, ap);
-	va_end(ap);
-}
-
-void
-log_debug(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (log_level < LOG_DEBUG)
-		return;
-	va_start(ap, fmt);
-	vlog(LOG_DEBUG, NULL, fmt, ap);
-	va_end(ap);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	vlog_errno(LOG_CRIT, fmt, ap);
+	vlog_errno(&at, LOG_CRIT, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
 
 void
-fatalx(const char *fmt, ...)
+fatalx_at(const char *file, int line, const char *func, const char *fmt, ...)
 {
-	va_list	 ap;
+	struct logsite	 at = { file, line, func };
+	va_list		 ap;
 
 	va_start(ap, fmt);
-	vlog(LOG_CRIT, NULL, fmt, ap);
+	vlog(&at, LOG_CRIT, NULL, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

@@ -2,9 +2,12 @@
  * fetchd.c: the daemon's main(): options, the daemon file, `-t` checks,
  * then every module's init in dependency order, one libev loop, and the
  * teardown in reverse.  Signals are libev watchers, so their work runs in
- * normal loop context: SIGTERM/SIGINT stop gracefully (in-flight transfers
- * are cancelled and recorded, results flushed); a second one exits at once.
- * fetchd never forks into the background.
+ * normal loop context.  SIGTERM/SIGINT stop gracefully: no new transfers,
+ * those in flight may finish for up to drain-timeout, then what is left is
+ * cancelled and recorded, results are flushed and fetchd exits 0; a second
+ * signal exits at once.  SIGHUP (and the control command "reload") re-read
+ * the daemon file and jobs-dir: all or nothing.  fetchd never forks into
+ * the background.
  */
 #include "config.h"
 
@@ -22,13 +25,21 @@ struct opts {
 	const char	*conf;
 	const char	*socket;
 	const char	*state_dir;
-	const char	*log_level;
+	int		 log_level;	/* -1: from the daemon file */
 	int		 test;
 	int		 verbose;
 };
 
-static struct ev_loop	*loop;
-static int		 stopping;
+/* The running daemon: what signal handlers and reload act on. */
+static struct {
+	struct ev_loop		*loop;
+	struct opts		 o;
+	struct daemonconf	 dc;	/* modules keep a pointer to it */
+	ev_signal		 sigterm, sigint, sighup;
+	ev_timer		 drain;
+	int			 stopping;	/* signals received */
+	int			 finishing;	/* job_shutdown() called */
+} D;
 
 static void __attribute__((noreturn))
 usage(void)
@@ -55,6 +66,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	int	 ch;
 
 	memset(o, 0, sizeof(*o));
+	o->log_level = -1;
 	while ((ch = getopt_long(argc, argv, "c:s:tvh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -67,7 +79,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->state_dir = optarg;
 			break;
 		case 'l':
-			o->log_level = optarg;
+			if ((o->log_level = log_level_parse(optarg)) == -1) {
+				fprintf(stderr, "fetchd: unknown log level "
+				    "'%s' (debug info notice warning err)\n",
+				    optarg);
+				exit(2);
+			}
 			break;
 		case 't':
 			o->test = 1;
@@ -95,53 +112,75 @@ print_errors(const struct errlist *errs)
 		fprintf(stderr, "%s\n", errs->v[i]);
 }
 
-/* The daemon file (if any), then command-line overrides; exits on errors. */
+/* Replace a string setting, if the command line gave one. */
 static void
-load_conf(const struct opts *o, struct daemonconf *dc)
+override(char **field, const char *value)
 {
-	struct errlist	 errs;
-	char		*buf = NULL, *cause = NULL;
-	size_t		 len;
-	int		 level;
+	if (value == NULL)
+		return;
+	free(*field);
+	*field = xstrdup(value);
+}
 
-	memset(&errs, 0, sizeof(errs));
+/*
+ * The daemon file (if any), then the command-line overrides: 0, or -1 with
+ * the errors in errs.  Used at start and at every reload.
+ */
+static int
+conf_read(const struct opts *o, struct daemonconf *dc, struct errlist *errs)
+{
+	char	*buf = NULL, *cause = NULL;
+	size_t	 len;
+	int	 rc = 0;
+
 	daemonconf_defaults(dc);
 	if (o->conf != NULL) {
 		if (parse_read_file(o->conf, 1024 * 1024, &buf, &len, &cause) ==
 		    -1) {
-			fprintf(stderr, "fetchd: %s\n", cause);
-			exit(1);
+			errlist_add(errs, "%s", cause);
+			free(cause);
+			return (-1);
 		}
-		if (parse_daemon(o->conf, buf, len, dc, &errs) == -1) {
-			print_errors(&errs);
-			fprintf(stderr, "fetchd: %zu error%s in %s\n", errs.n,
-			    errs.n == 1 ? "" : "s", o->conf);
-			exit(1);
-		}
+		rc = parse_daemon(o->conf, buf, len, dc, errs);
 		free(buf);
 		free(dc->file);
 		dc->file = xstrdup(o->conf);
 	}
-	if (o->socket != NULL) {
-		free(dc->socket);
-		dc->socket = xstrdup(o->socket);
-	}
-	if (o->state_dir != NULL) {
-		free(dc->state_dir);
-		dc->state_dir = xstrdup(o->state_dir);
-	}
-	if (dc->socket == NULL)
-		dc->socket = util_default_socket();
-	if (dc->state_dir == NULL)
-		dc->state_dir = util_default_state_dir();
-	if (o->log_level != NULL) {
-		if ((level = log_level_parse(o->log_level)) == -1) {
-			fprintf(stderr, "fetchd: unknown log level '%s' "
-			    "(debug info notice warning err)\n", o->log_level);
-			exit(2);
-		}
-		dc->log_level = level;
-	}
+	override(&dc->socket, o->socket);
+	override(&dc->state_dir, o->state_dir);
+	if (o->log_level != -1)
+		dc->log_level = o->log_level;
+	return (rc);
+}
+
+/* At start: the configuration, or exit 1 with every error printed. */
+static void
+load_conf(const struct opts *o, struct daemonconf *dc)
+{
+	struct errlist	 errs;
+
+	memset(&errs, 0, sizeof(errs));
+	if (conf_read(o, dc, &errs) == 0)
+		return;
+	print_errors(&errs);
+	if (o->conf != NULL && errs.n > 0)
+		fprintf(stderr, "fetchd: %zu error%s in %s\n", errs.n,
+		    errs.n == 1 ? "" : "s", o->conf);
+	exit(1);
+}
+
+/* Each error of a rejected configuration, as its own journal event. */
+static void
+log_conf_errors(const struct errlist *errs)
+{
+	struct log_fields	 f;
+	size_t			 i;
+
+	memset(&f, 0, sizeof(f));
+	f.message_id = MSGID_CONFIG_REJECTED;
+	for (i = 0; i < errs->n; i++)
+		log_event(LOG_ERR, &f, "configuration rejected: %s",
+		    errs->v[i]);
 }
 
 /* Parse every job file of jobs-dir; 0 or -1 with errors printed/logged. */
@@ -149,7 +188,6 @@ static int
 load_jobs(const struct daemonconf *dc, struct jobfile *jf, int to_stderr)
 {
 	struct errlist	 errs;
-	size_t		 i;
 
 	memset(&errs, 0, sizeof(errs));
 	memset(jf, 0, sizeof(*jf));
@@ -157,12 +195,10 @@ load_jobs(const struct daemonconf *dc, struct jobfile *jf, int to_stderr)
 		return (0);
 	if (parse_jobs_dir(dc->jobs_dir, dc, jf, &errs) == 0)
 		return (0);
-	for (i = 0; i < errs.n; i++) {
-		if (to_stderr)
-			fprintf(stderr, "%s\n", errs.v[i]);
-		else
-			log_warnx("%s", errs.v[i]);
-	}
+	if (to_stderr)
+		print_errors(&errs);
+	else
+		log_conf_errors(&errs);
 	errlist_free(&errs);
 	return (-1);
 }
@@ -206,38 +242,200 @@ status_line(void)
 			failed += r->st.failed;
 		}
 	}
-	xasprintf(&s, "%u job%s running, %llu/%llu done, %llu failed",
-	    running, running == 1 ? "" : "s", (unsigned long long)done,
-	    (unsigned long long)total, (unsigned long long)failed);
+	xasprintf(&s, "%s%u job%s running, %llu/%llu done, %llu failed",
+	    D.stopping ? "stopping: " : "", running, running == 1 ? "" : "s",
+	    (unsigned long long)done, (unsigned long long)total,
+	    (unsigned long long)failed);
 	return (s);
 }
+
+/* --- reload ------------------------------------------------------------ */
+
+/* Settings that only a restart can change. */
+static void
+check_restart_keys(const struct daemonconf *old,
+    const struct daemonconf *dc, struct errlist *errs)
+{
+	const char	*where = dc->file != NULL ? dc->file : "fetchd";
+
+	if (strcmp(old->socket, dc->socket) != 0)
+		errlist_add(errs, "%s: socket: changed from %s to %s; restart "
+		    "fetchd to apply it", where, old->socket, dc->socket);
+	if (strcmp(old->state_dir, dc->state_dir) != 0)
+		errlist_add(errs, "%s: state-dir: changed from %s to %s; "
+		    "restart fetchd to apply it", where, old->state_dir,
+		    dc->state_dir);
+}
+
+/* Swap a string setting into the running configuration. */
+static void
+take(char **running, char **fresh)
+{
+	char	*old = *running;
+
+	*running = *fresh;
+	*fresh = old;
+}
+
+/* Make a checked configuration the running one, then hand over the jobs. */
+static int
+apply(struct daemonconf *dc, struct jobfile *jf, char **cause)
+{
+	if (dc->max_clients != D.dc.max_clients)
+		log_notice("max-clients: %u until fetchd restarts",
+		    D.dc.max_clients);
+	take(&D.dc.jobs_dir, &dc->jobs_dir);
+	take(&D.dc.user_agent, &dc->user_agent);
+	take(&D.dc.file, &dc->file);
+	D.dc.max_connections = dc->max_connections;
+	D.dc.max_urls = dc->max_urls;
+	D.dc.max_jobs = dc->max_jobs;
+	D.dc.drain_timeout = dc->drain_timeout;
+	D.dc.log_level = dc->log_level;
+	log_setlevel(D.dc.log_level);
+	return (job_reload(jf, cause));
+}
+
+/* Join the errors into one cause, one per line. */
+static char *
+join_errors(const struct errlist *errs)
+{
+	struct buf	 b;
+	size_t		 i;
+	char		*s;
+
+	memset(&b, 0, sizeof(b));
+	for (i = 0; i < errs->n; i++) {
+		if (i > 0)
+			buf_add(&b, "\n", 1);
+		buf_add(&b, errs->v[i], strlen(errs->v[i]));
+	}
+	s = xstrndup(b.data != NULL ? b.data : "", b.len);
+	buf_free(&b);
+	return (s);
+}
+
+/* Read and check everything; any error rejects the whole reload. */
+static int
+reload_read(struct daemonconf *dc, struct jobfile *jf, struct errlist *errs)
+{
+	if (conf_read(&D.o, dc, errs) == -1)
+		return (-1);
+	check_restart_keys(&D.dc, dc, errs);
+	if (errs->n == 0 && dc->jobs_dir != NULL)
+		parse_jobs_dir(dc->jobs_dir, dc, jf, errs);
+	return (errs->n == 0 ? 0 : -1);
+}
+
+int
+fetchd_reload(char **cause)
+{
+	struct log_fields	 f;
+	struct daemonconf	 dc;
+	struct jobfile		 jf;
+	struct errlist		 errs;
+	int			 rc;
+
+	if (D.stopping) {
+		*cause = xstrdup("fetchd is stopping; not reloading");
+		log_notice("%s", *cause);
+		return (-1);
+	}
+	notify_reloading();
+	memset(&f, 0, sizeof(f));
+	memset(&errs, 0, sizeof(errs));
+	memset(&jf, 0, sizeof(jf));
+	f.message_id = MSGID_RELOAD;
+	if ((rc = reload_read(&dc, &jf, &errs)) == -1) {
+		log_conf_errors(&errs);
+		log_notice("%zu error%s: keeping the running configuration",
+		    errs.n, errs.n == 1 ? "" : "s");
+		*cause = join_errors(&errs);
+	} else if ((rc = apply(&dc, &jf, cause)) == -1)
+		log_warnx("reload: starting new jobs: %s", *cause);
+	else
+		log_event(LOG_INFO, &f, "configuration reloaded from %s",
+		    D.dc.file != NULL ? D.dc.file : "defaults");
+	jobfile_free(&jf);
+	daemonconf_free(&dc);
+	errlist_free(&errs);
+	notify_ready();
+	return (rc);
+}
+
+/* --- signals and stopping ---------------------------------------------- */
 
 static void
 drained(void)
 {
-	ev_break(loop, EVBREAK_ALL);
+	ev_break(D.loop, EVBREAK_ALL);
+}
+
+/* The drain is over: cancel and record what is left, flush, then stop. */
+static void
+drain_over(const char *why)
+{
+	if (D.finishing++)
+		return;
+	ev_timer_stop(D.loop, &D.drain);
+	log_info("%s; recording what is left and flushing results", why);
+	job_shutdown(drained);
+}
+
+static void
+drain_idle(void)
+{
+	drain_over("no transfer in flight");
+}
+
+static void
+drain_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	drain_over("drain-timeout passed");
 }
 
 static void
 stop_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
-	if (stopping++) {
+	char	 s[32];
+
+	if (D.stopping++) {
 		log_warnx("second signal %d: exiting now", w->signum);
 		ev_break(l, EVBREAK_ALL);
 		return;
 	}
-	log_info("signal %d: stopping; cancelling transfers in flight and "
-	    "flushing results", w->signum);
-	notify_stopping();
-	job_shutdown(drained);
+	util_format_duration(D.dc.drain_timeout, s, sizeof(s));
+	log_info("signal %d: stopping; transfers in flight may finish "
+	    "within %s", w->signum, s);
+	notify_stopping((uint64_t)D.dc.drain_timeout + 5 * USEC_PER_SEC);
+	ev_timer_init(&D.drain, drain_timer_cb,
+	    (double)D.dc.drain_timeout / USEC_PER_SEC, 0.);
+	ev_timer_start(l, &D.drain);
+	job_drain(drain_idle);
 }
 
 static void
 hup_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
-	log_notice("SIGHUP: reloading the configuration is not implemented "
-	    "yet; keeping the running configuration");
+	char	*cause = NULL;
+
+	fetchd_reload(&cause);		/* logs what it does */
+	free(cause);
 }
+
+static void
+signals_start(void)
+{
+	ev_signal_init(&D.sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&D.sigint, stop_cb, SIGINT);
+	ev_signal_init(&D.sighup, hup_cb, SIGHUP);
+	ev_signal_start(D.loop, &D.sigterm);
+	ev_signal_start(D.loop, &D.sigint);
+	ev_signal_start(D.loop, &D.sighup);
+	ev_timer_init(&D.drain, drain_timer_cb, 0., 0.);
+}
+
+/* --- start and stop ---------------------------------------------------- */
 
 /* Start the jobs of jobs-dir; a bad jobs-dir keeps fetchd from starting. */
 static void
@@ -255,58 +453,68 @@ start_jobs(const struct daemonconf *dc)
 	jobfile_free(&jf);
 }
 
-int
-main(int argc, char **argv)
+/* Every module, in dependency order. */
+static void
+modules_init(struct daemonconf *dc)
 {
-	struct opts		 o;
-	struct daemonconf	 dc;
-	ev_signal		 sigterm, sigint, sighup;
-	char			*cause = NULL;
-	int			 rc;
+	char	*cause = NULL;
 
-	parse_opts(argc, argv, &o);
-	load_conf(&o, &dc);
-	if (o.test) {
-		rc = check_conf(&dc, o.verbose);
-		daemonconf_free(&dc);
-		return (rc);
-	}
-	log_init(dc.log_level, 0);
-	signal(SIGPIPE, SIG_IGN);
-	if (util_mkdirs(dc.state_dir, 0750) == -1)
-		fatal("state directory %s", dc.state_dir);
-	loop = EV_DEFAULT;
-	ev_signal_init(&sigterm, stop_cb, SIGTERM);
-	ev_signal_init(&sigint, stop_cb, SIGINT);
-	ev_signal_init(&sighup, hup_cb, SIGHUP);
-	ev_signal_start(loop, &sigterm);
-	ev_signal_start(loop, &sigint);
-	ev_signal_start(loop, &sighup);
-
-	if (results_init(loop) == -1)
+	if (results_init(D.loop) == -1)
 		fatalx("cannot start the results writer");
-	if (fetch_init(loop, &dc, &cause) == -1)
+	if (fetch_init(D.loop, dc, &cause) == -1)
 		fatalx("%s", cause);
-	job_init(loop, &dc);
-	control_cmd_init(&dc);
-	if (control_init(loop, &dc, notify_listen_fd(), &cause) == -1)
+	job_init(D.loop, dc);
+	control_cmd_init(dc);
+	if (control_init(D.loop, dc, notify_listen_fd(), &cause) == -1)
 		fatalx("%s", cause);
 	job_set_hook(control_run_event);
-	start_jobs(&dc);
-	notify_init(loop, status_line);
-	notify_ready();
-	log_info("fetchd %s ready: socket %s, state %s", PACKAGE_VERSION,
-	    dc.socket, dc.state_dir);
+}
 
-	ev_run(loop, 0);
-
-	log_info("fetchd stopped");
+static void
+modules_free(void)
+{
 	notify_free();
 	control_free();
 	job_free();
 	fetch_free();
 	results_free();
-	daemonconf_free(&dc);
-	ev_loop_destroy(loop);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct log_fields	 f;
+	int			 rc;
+
+	parse_opts(argc, argv, &D.o);
+	load_conf(&D.o, &D.dc);
+	if (D.o.test) {
+		rc = check_conf(&D.dc, D.o.verbose);
+		daemonconf_free(&D.dc);
+		return (rc);
+	}
+	log_init(D.dc.log_level, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (util_mkdirs(D.dc.state_dir, 0750) == -1)
+		fatal("state directory %s", D.dc.state_dir);
+	D.loop = EV_DEFAULT;
+	signals_start();
+	modules_init(&D.dc);
+	start_jobs(&D.dc);
+	notify_init(D.loop, status_line);
+	notify_ready();
+	memset(&f, 0, sizeof(f));
+	f.message_id = MSGID_DAEMON_START;
+	log_event(LOG_INFO, &f, "fetchd %s ready: socket %s, state %s",
+	    PACKAGE_VERSION, D.dc.socket, D.dc.state_dir);
+
+	ev_run(D.loop, 0);
+
+	f.message_id = MSGID_DAEMON_STOP;
+	log_event(LOG_INFO, &f, "fetchd stopped");
+	ev_timer_stop(D.loop, &D.drain);
+	modules_free();
+	daemonconf_free(&D.dc);
+	ev_loop_destroy(D.loop);
 	return (0);
 }

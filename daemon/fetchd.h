@@ -144,6 +144,7 @@ struct daemonconf {
 	uint64_t	 max_urls;	/* 10,000,000 */
 	unsigned	 max_clients;	/* 64 */
 	unsigned	 max_jobs;	/* 1024 */
+	int64_t		 drain_timeout;	/* usec, 10s: SIGTERM waits this long */
 };
 
 /* parse.c: job files and the daemon file, from a buffer. */
@@ -419,8 +420,17 @@ struct json_object *control_cmd_snapshot(const struct run *);
 int	 notify_listen_fd(void);	/* socket from systemd, or -1 */
 void	 notify_init(struct ev_loop *, char *(*)(void));
 void	 notify_ready(void);
-void	 notify_stopping(void);
+void	 notify_reloading(void);
+void	 notify_stopping(uint64_t extend_usec);
 void	 notify_status(const char *);
 void	 notify_free(void);
+
+/*
+ * fetchd.c: main(), signals, reload.  fetchd_reload() re-reads the daemon
+ * file and jobs-dir (SIGHUP, the control command "reload"); on errors it
+ * keeps the running configuration and returns -1 with *cause holding every
+ * error, one per line.
+ */
+int	 fetchd_reload(char **cause);
 
 #endif /* FETCHD_FETCHD_H */

@@ -2,11 +2,13 @@
  * notify.c: fetchd's side of the systemd service protocol, and the only
  * includer of sd-daemon.h: the socket handed over by socket activation,
  * READY=1, STATUS= (at most once a second, only when it changed),
- * WATCHDOG=1 from a loop timer at half of WATCHDOG_USEC, and STOPPING=1.
- * Outside systemd every call is a cheap no-op.
+ * WATCHDOG=1 from a loop timer at half of WATCHDOG_USEC, RELOADING=1 with
+ * MONOTONIC_USEC= around a reload, and STOPPING=1 with EXTEND_TIMEOUT_USEC=
+ * while draining.  Outside systemd every call is a cheap no-op.
  */
 #include "config.h"
 
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,10 +93,27 @@ notify_ready(void)
 	sd_notify(0, "READY=1");
 }
 
+/* RELOADING=1 with the CLOCK_MONOTONIC time, as systemd asks. */
 void
-notify_stopping(void)
+notify_reloading(void)
 {
-	sd_notify(0, "STOPPING=1");
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * USEC_PER_SEC +
+	    (unsigned long long)ts.tv_nsec / 1000);
+}
+
+/* STOPPING=1; the stop may take up to extend usec more (0: no extension). */
+void
+notify_stopping(uint64_t extend)
+{
+	if (extend > 0)
+		sd_notifyf(0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%llu",
+		    (unsigned long long)extend);
+	else
+		sd_notify(0, "STOPPING=1");
 }
 
 void

@@ -191,6 +191,8 @@ SETTER(set_agent);
 
 /* The [daemon] keys, sorted by name. */
 #define DAEMON_KEYS(K)							\
+	K("drain-timeout", set_duration, drain_timeout,			\
+	    0, 3600 * SEC, 0, "10s")					\
 	K("jobs-dir", set_path, jobs_dir,				\
 	    0, 0, K_EMPTY, NULL)					\
 	K("log-level", set_log_level, log_level,			\

@@ -23,6 +23,9 @@
 #   t_get URL               GET an http:// URL with bash alone, print the body
 #   t_up_count TARGET       requests our upstream got for TARGET
 #   t_up_stat FIELD         one counter of our upstream's /__stats
+#   t_up_log TARGET         arrival times (ms) of TARGET's requests, a line each
+#   t_up_arrivals PREFIX    arrival times of all requests under PREFIX
+#   t_up_gaps               (filter) differences between successive times
 #   t_wait_until CMD SECS   poll CMD (a string) until it succeeds or time out
 #   t_json FILE EXPR        evaluate a Python expression over JSON `d`
 #   t_ndjson FILE EXPR      the same over a list of NDJSON objects `d`
@@ -334,6 +337,46 @@ t_up_count()
 t_up_stat()
 {
 	t_get "$UP/__stats" | sed -n "s/.*\"$1\":\\([0-9]*\\).*/\\1/p"
+}
+
+# t_up_urlenc STRING: STRING with the characters that matter in a query
+# value %-escaped (as t_up_count does).
+t_up_urlenc()
+{
+	local s=$1
+
+	s=${s//%/%25}
+	s=${s//&/%26}
+	s=${s//\?/%3F}
+	s=${s//#/%23}
+	s=${s// /%20}
+	printf '%s\n' "$s"
+}
+
+# The "t_ms" array of an upstream reply on stdin, one time per line.
+t_up_times()
+{
+	sed -n 's/.*"t_ms":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' | sed '/^$/d'
+}
+
+# t_up_log TARGET: when each request for TARGET arrived, in milliseconds
+# since the upstream started, oldest first, one per line (the first 1000).
+t_up_log()
+{
+	t_get "$UP/__log?key=$(t_up_urlenc "$1")" | t_up_times
+}
+
+# t_up_arrivals PREFIX: the same for every request whose target starts
+# with PREFIX (e.g. /r/), from the upstream's ring of the last 100,000.
+t_up_arrivals()
+{
+	t_get "$UP/__arrivals?prefix=$(t_up_urlenc "$1")" | t_up_times
+}
+
+# t_up_gaps: reads times, one per line, prints the gaps between them.
+t_up_gaps()
+{
+	awk 'NR > 1 { printf "%.3f\n", $1 - prev } { prev = $1 }'
 }
 
 # --- nginx -----------------------------------------------------------------

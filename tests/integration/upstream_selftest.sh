@@ -143,6 +143,53 @@ curl -s -o /dev/null --parallel --parallel-immediate --parallel-max 20 \
 t_assert_eq 20 "$(t_up_stat requests)" "requests after reset"
 t_assert_eq 20 "$(t_up_stat max_concurrent)" "max_concurrent"
 
+# /__log and /__arrivals: arrival times in ms, oldest first
+t_get "$UP/__reset" >/dev/null
+target='/log/1?fail=1&x=y'
+for i in 1 2 3; do
+	curl -s -o /dev/null "$UP$target"
+	[ "$i" = 3 ] || sleep 0.2
+done
+curl -s -o /dev/null "$UP/log/2"
+curl -s -o /dev/null "$UP/other/1"
+t_assert_eq 3 "$(t_up_log "$target" | wc -l)" "t_up_log lines"
+t_assert_eq 3 "$(t_json - 'd["count"]' \
+    < <(t_get "$UP/__log?key=$(t_up_urlenc "$target")"))" "/__log count"
+for gap in $(t_up_log "$target" | t_up_gaps); do
+	seconds_between 0.19 2 "$(awk -v g="$gap" 'BEGIN { print g / 1000 }')" ||
+	    t_fail "gap of ${gap}ms between requests 0.2 s apart"
+done
+t_assert_eq 0 "$(t_up_log /never | wc -l)" "t_up_log of an unknown key"
+t_assert_eq 4 "$(t_up_arrivals /log/ | wc -l)" "t_up_arrivals /log/"
+t_assert_eq 5 "$(t_up_arrivals / | wc -l)" "t_up_arrivals /"
+t_assert_eq "$(t_up_log "$target")" "$(t_up_arrivals '/log/1?')" \
+    "per-key log and arrival ring agree"
+sort -c -g <(t_up_arrivals /) || t_fail "arrivals not oldest first"
+# A key keeps its first 1000 times, and counts on.
+for i in $(seq 1005); do
+	printf 'url = "%s/cap"\noutput = "/dev/null"\n' "$UP"
+done > "$T/cap.curl"
+curl -s -K "$T/cap.curl" || t_fail "1005 requests to /cap"
+t_assert_eq 1005 "$(t_up_count /cap)" "count past the log bound"
+t_assert_eq 1000 "$(t_up_log /cap | wc -l)" "times kept per key"
+t_get "$UP/__reset" >/dev/null
+t_assert_eq 0 "$(t_up_arrivals / | wc -l)" "arrivals after /__reset"
+t_assert_eq 0 "$(t_up_log /cap | wc -l)" "log after /__reset"
+# The ring (-a N) keeps the last N arrivals and counts the others.
+up1=$UP up1_pid=$UP_PID
+t_upstream -a 10
+for i in $(seq 15); do
+	printf 'url = "%s/ring/%d"\noutput = "/dev/null"\n' "$UP" "$i"
+done > "$T/ring.curl"
+curl -s -K "$T/ring.curl" || t_fail "15 requests to /ring/"
+t_assert_eq 10 "$(t_up_arrivals /ring/ | wc -l)" "arrivals kept by -a 10"
+t_assert_eq 5 "$(t_get "$UP/__arrivals" | t_json - 'd["overwritten"]')" \
+    "arrivals overwritten"
+t_assert_eq "$(t_up_log /ring/15)" "$(t_up_arrivals /ring/ | tail -1)" \
+    "newest arrival"
+t_stop "$UP_PID" 0
+UP=$up1 UP_PID=$up1_pid
+
 # SIGTERM: clean exit
 t_stop "$UP_PID" 0
 t_pass

@@ -142,7 +142,7 @@ t_key_tables(void **state)
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 	k = parse_daemon_keys(&n);
-	assert_int_equal(n, 9);
+	assert_int_equal(n, 10);
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 }
@@ -852,11 +852,13 @@ t_daemon(void **state)
 	assert_int_equal(dc.max_urls, 10000000);
 	assert_int_equal(dc.max_clients, 64);
 	assert_int_equal(dc.max_jobs, 1024);
+	assert_int_equal(dc.drain_timeout, 10 * USEC_PER_SEC);
 	t = "# fetchd\n[daemon]\nsocket = /run/fetchd/control.sock\n"
 	    "state-dir = /var/lib/fetchd\njobs-dir = jobs.d\n"
 	    "max-connections = 512        # all jobs together\n"
 	    "user-agent = fetchd/VERSION\nlog-level = debug\n"
-	    "max-urls = 20000000\nmax-clients = 8\nmax-jobs = 16\n";
+	    "max-urls = 20000000\nmax-clients = 8\nmax-jobs = 16\n"
+	    "drain-timeout = 1m30s\n";
 	assert_int_equal(parse_daemon("/etc/fetchd/fetchd.conf", t, strlen(t),
 	    &dc, &errs), 0);
 	assert_string_equal(dc.file, "/etc/fetchd/fetchd.conf");
@@ -868,6 +870,7 @@ t_daemon(void **state)
 	assert_int_equal(dc.max_urls, 20000000);
 	assert_int_equal(dc.max_clients, 8);
 	assert_int_equal(dc.max_jobs, 16);
+	assert_int_equal(dc.drain_timeout, 90 * USEC_PER_SEC);
 	daemonconf_free(&dc);
 }
 
@@ -917,6 +920,8 @@ t_daemon_errors(void **state)
 	    "user-agent: expected a User-Agent like fetchd/1.0, got ''");
 	check_daemon_errors("[daemon]\nmax-urls = 0\n", "fetchd.conf:2: "
 	    "max-urls: expected a number from 1 to 1000000000000, got '0'");
+	check_daemon_errors("[daemon]\ndrain-timeout = 2h\n", "fetchd.conf:2: "
+	    "drain-timeout: expected a duration from 0 to 1h, got '2h'");
 	check_daemon_errors("[daemon]\nmax-jobs = 1\n[daemon]\nmax-jobs = 2\n",
 	    "fetchd.conf:4: max-jobs: already set on line 2");
 }
@@ -935,7 +940,8 @@ t_daemon_round_trip(void **state)
 	assert_int_equal(parse_daemon("/etc/f.conf", t, strlen(t), &dc,
 	    &errs), 0);
 	p1 = print_daemon(&dc);
-	assert_string_equal(p1, "[daemon]\njobs-dir =\nlog-level = warning\n"
+	assert_string_equal(p1, "[daemon]\ndrain-timeout = 10s\n"
+	    "jobs-dir =\nlog-level = warning\n"
 	    "max-clients = 64\nmax-connections = 512\nmax-jobs = 1024\n"
 	    "max-urls = 10000000\nsocket = /run/f.sock\n"
 	    "state-dir = /var/lib/fetchd\nuser-agent = fetchd/" PACKAGE_VERSION

@@ -64,6 +64,8 @@
 #define ACCEPT_PAUSE	0.1		/* accept paused this long on EMFILE */
 #define ACCEPT_BATCH	256		/* accepts per callback */
 #define LISTEN_BACKLOG	65535		/* the kernel caps it at somaxconn */
+#define LOG_PER_KEY	1000		/* arrival times kept per key */
+#define ARRIVALS_MAX	100000		/* default size of the arrival ring */
 
 /* Where a connection is in serving its current request. */
 enum cstate {
@@ -180,11 +182,19 @@ struct stats {
 	long		 max_inflight;
 };
 
+/*
+ * A key's arrival times, ms since start: the first in t0, the next ones
+ * in tv, whose room follows from nlog (see ctab_log), so a key hit once
+ * costs no allocation.  Only the first LOG_PER_KEY are kept.
+ */
 struct kent {
 	uint64_t	 h;
 	char		*key;
-	size_t		 klen;
+	uint32_t	 klen;		/* keys are < MAX_HEADER bytes */
+	uint32_t	 nlog;		/* times kept: t0, then tv[] */
 	unsigned long long count;
+	double		 t0;
+	double		*tv;
 };
 
 /* Requests per request-target: open addressing, linear probing. */
@@ -194,6 +204,20 @@ struct ctab {
 	size_t		 used;
 	size_t		 max;		/* keys kept at most */
 	unsigned long long untracked;	/* requests whose key found no room */
+};
+
+/* Every request's arrival, newest over the oldest once full. */
+struct arrival {
+	const char	*key;		/* the ctab's copy; NULL if untracked */
+	double		 t;		/* ms since start */
+};
+
+struct aring {
+	struct arrival	*a;		/* max slots, allocated lazily */
+	size_t		 max;
+	size_t		 head;		/* next slot written */
+	size_t		 n;		/* slots in use */
+	unsigned long long overwritten;
 };
 
 struct server;
@@ -225,6 +249,8 @@ struct server {
 	ev_signal	 sigint;
 	struct conn	*conns;
 	struct ctab	 keys;
+	struct aring	 arrivals;
+	struct timespec	 start;		/* CLOCK_MONOTONIC at start */
 	struct stats	 st;
 	int		 verbose;
 	int		 quiet;
@@ -532,24 +558,66 @@ ctab_grow(struct ctab *t)
 	return (0);
 }
 
-/* Counts one request for key; returns its count, 0 if untracked. */
+/*
+ * Keeps arrival time now for e, up to LOG_PER_KEY times.  Time k (0-based,
+ * k >= 1) goes to tv[k - 1]; tv grows when that index is 0 or a power of
+ * two, doubling, up to LOG_PER_KEY - 1 slots.  Out of memory, the time
+ * is not kept and the next request tries again.
+ */
+static void
+ctab_log(struct kent *e, double now)
+{
+	size_t	 j, room;
+	double	*tv;
+
+	if (e->nlog == 0) {
+		e->t0 = now;
+		e->nlog = 1;
+		return;
+	}
+	if (e->nlog >= LOG_PER_KEY)
+		return;
+	j = e->nlog - 1;
+	if (j == 0 || (j & (j - 1)) == 0) {
+		room = j == 0 ? 1 : 2 * j;
+		if (room > LOG_PER_KEY - 1)
+			room = LOG_PER_KEY - 1;
+		if ((tv = realloc(e->tv, room * sizeof(*tv))) == NULL)
+			return;
+		e->tv = tv;
+	}
+	e->tv[j] = now;
+	e->nlog++;
+}
+
+/*
+ * Counts one request for key, arrived at now; returns its count, 0 if
+ * untracked, and the table's copy of the key in *stored (else NULL).
+ */
 static unsigned long long
-ctab_hit(struct ctab *t, const char *key)
+ctab_hit(struct ctab *t, const char *key, double now, const char **stored)
 {
 	struct kent	*e;
 	size_t		 n = strlen(key);
 	uint64_t	 h = fnv1a(key, n);
 
+	*stored = NULL;
 	if (t->size == 0 && ctab_grow(t) == -1)
 		goto untracked;
 	e = ctab_slot(t, key, n, h);
-	if (e->key != NULL)
-		return (++e->count);
+	if (e->key != NULL) {
+		e->count++;
+		ctab_log(e, now);
+		*stored = e->key;
+		return (e->count);
+	}
 	if (t->used >= t->max || (e->key = strdup(key)) == NULL)
 		goto untracked;
 	e->h = h;
-	e->klen = n;
+	e->klen = (uint32_t)n;
 	e->count = 1;
+	ctab_log(e, now);
+	*stored = e->key;
 	if (++t->used * 2 > t->size)
 		(void)ctab_grow(t);	/* on OOM the table just gets fuller */
 	return (1);
@@ -558,15 +626,23 @@ ctab_hit(struct ctab *t, const char *key)
 	return (0);
 }
 
+static const struct kent *
+ctab_find(const struct ctab *t, const char *key, size_t n)
+{
+	const struct kent	*e;
+
+	if (t->size == 0)
+		return (NULL);
+	e = ctab_slot(t, key, n, fnv1a(key, n));
+	return (e->key != NULL ? e : NULL);
+}
+
 static unsigned long long
 ctab_get(const struct ctab *t, const char *key, size_t n)
 {
-	struct kent	*e;
+	const struct kent	*e = ctab_find(t, key, n);
 
-	if (t->size == 0)
-		return (0);
-	e = ctab_slot(t, key, n, fnv1a(key, n));
-	return (e->key != NULL ? e->count : 0);
+	return (e != NULL ? e->count : 0);
 }
 
 static void
@@ -574,8 +650,10 @@ ctab_clear(struct ctab *t)
 {
 	size_t	 i;
 
-	for (i = 0; i < t->size; i++)
+	for (i = 0; i < t->size; i++) {
 		free(t->tab[i].key);
+		free(t->tab[i].tv);
+	}
 	free(t->tab);
 	t->tab = NULL;
 	t->size = t->used = 0;
@@ -1374,51 +1452,210 @@ resp_simple(struct conn *c, int status, struct buf *body)
 	return (0);
 }
 
-/* /__stats, /__reset and /__count?key=TARGET (the rest of the query). */
+/*
+ * Arrival times: ms since the upstream started, per key (ctab_log) and
+ * for every request in a ring that /__arrivals filters by prefix.
+ */
+
+static double
+now_ms(const struct server *s)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((double)(ts.tv_sec - s->start.tv_sec) * 1000.0 +
+	    (double)(ts.tv_nsec - s->start.tv_nsec) / 1e6);
+}
+
 static void
-route_control(struct conn *c, const char *path, size_t plen, const char *q)
+aring_add(struct aring *r, const char *key, double t)
+{
+	if (r->max == 0 || (r->a == NULL &&
+	    (r->a = calloc(r->max, sizeof(*r->a))) == NULL))
+		return;
+	if (r->n == r->max)
+		r->overwritten++;
+	else
+		r->n++;
+	r->a[r->head].key = key;
+	r->a[r->head].t = t;
+	r->head = (r->head + 1) % r->max;
+}
+
+/* Forgets every arrival; the ring's keys die with the ctab's. */
+static void
+aring_clear(struct aring *r)
+{
+	r->head = r->n = 0;
+	r->overwritten = 0;
+}
+
+/*
+ * Control endpoints: GET /__NAME?QUERY, never counted.  Each handler
+ * writes a JSON body into b and returns the status.  The value of key=
+ * and prefix= is the rest of the query, %-decoded, so a target with its
+ * own query needs no escaping.
+ */
+
+/* The %-decoded rest of the query after name= (malloc'd), or NULL. */
+static char *
+query_rest(const char *q, const char *name, size_t *len)
+{
+	const char	*v;
+	size_t		 n = strlen(name);
+	char		*dec;
+
+	if (q == NULL)
+		return (NULL);
+	for (v = q + 1;; v++) {
+		if (strncmp(v, name, n) == 0 && v[n] == '=')
+			break;
+		if ((v = strchr(v, '&')) == NULL)
+			return (NULL);
+	}
+	v += n + 1;
+	if ((dec = malloc(strlen(v) + 1)) == NULL)
+		return (NULL);
+	*len = pct_decode(v, strlen(v), dec);
+	dec[*len] = '\0';
+	return (dec);
+}
+
+static int
+ctl_stats(struct conn *c, const char *q, struct buf *b)
 {
 	struct server	*s = c->srv;
 	struct stats	*st = &s->st;
+
+	(void)q;
+	(void)buf_printf(b, "{\"requests\":%llu,\"connections\":%llu,"
+	    "\"max_concurrent\":%ld,\"open\":%ld,\"inflight\":%ld,"
+	    "\"max_open\":%ld,\"keys\":%zu,\"untracked\":%llu,"
+	    "\"bad\":%llu,\"resets\":%llu,\"hangs\":%llu,\"arrivals\":%zu}",
+	    st->requests, st->connections, st->max_inflight, st->open,
+	    st->inflight, st->max_open, s->keys.used, s->keys.untracked,
+	    st->bad, st->resets, st->hangs, s->arrivals.n);
+	return (200);
+}
+
+static int
+ctl_reset(struct conn *c, const char *q, struct buf *b)
+{
+	struct server	*s = c->srv;
+	struct stats	*st = &s->st;
+
+	(void)q;
+	aring_clear(&s->arrivals);
+	ctab_clear(&s->keys);
+	memset(st, 0, offsetof(struct stats, open));
+	st->max_open = st->open;
+	st->max_inflight = st->inflight;
+	(void)buf_str(b, "{\"reset\":true}");
+	return (200);
+}
+
+static int
+ctl_count(struct conn *c, const char *q, struct buf *b)
+{
+	char	*key;
+	size_t	 klen;
+
+	if ((key = query_rest(q, "key", &klen)) == NULL) {
+		(void)buf_str(b, "{\"error\":\"usage: /__count?key=TARGET\"}");
+		return (400);
+	}
+	(void)buf_str(b, "{\"key\":\"");
+	(void)buf_json(b, key, klen);
+	(void)buf_printf(b, "\",\"count\":%llu}",
+	    ctab_get(&c->srv->keys, key, klen));
+	free(key);
+	return (200);
+}
+
+/* The arrival times of one key, oldest first (the first LOG_PER_KEY). */
+static int
+ctl_log(struct conn *c, const char *q, struct buf *b)
+{
+	const struct kent	*e;
+	char			*key;
+	size_t			 klen;
+	uint32_t		 i;
+
+	if ((key = query_rest(q, "key", &klen)) == NULL) {
+		(void)buf_str(b, "{\"error\":\"usage: /__log?key=TARGET\"}");
+		return (400);
+	}
+	e = ctab_find(&c->srv->keys, key, klen);
+	(void)buf_str(b, "{\"key\":\"");
+	(void)buf_json(b, key, klen);
+	(void)buf_printf(b, "\",\"count\":%llu,\"t_ms\":[",
+	    e != NULL ? e->count : 0);
+	for (i = 0; e != NULL && i < e->nlog; i++)
+		(void)buf_printf(b, "%s%.3f", i > 0 ? "," : "",
+		    i == 0 ? e->t0 : e->tv[i - 1]);
+	(void)buf_str(b, "]}");
+	free(key);
+	return (200);
+}
+
+/* Arrival times of the requests whose target starts with prefix=. */
+static int
+ctl_arrivals(struct conn *c, const char *q, struct buf *b)
+{
+	const struct aring	*r = &c->srv->arrivals;
+	const struct arrival	*a;
+	char			*pre;
+	size_t			 plen = 0, i, n = 0;
+
+	if ((pre = query_rest(q, "prefix", &plen)) == NULL)
+		pre = strdup("");
+	(void)buf_str(b, "{\"prefix\":\"");
+	if (pre != NULL)
+		(void)buf_json(b, pre, plen);
+	(void)buf_str(b, "\",\"t_ms\":[");
+	for (i = 0; pre != NULL && i < r->n; i++) {
+		a = &r->a[(r->head + r->max - r->n + i) % r->max];
+		if (plen > 0 && (a->key == NULL ||
+		    strncmp(a->key, pre, plen) != 0))
+			continue;
+		(void)buf_printf(b, "%s%.3f", n++ > 0 ? "," : "", a->t);
+	}
+	(void)buf_printf(b, "],\"count\":%zu,\"overwritten\":%llu}", n,
+	    r->overwritten);
+	free(pre);
+	return (200);
+}
+
+static const struct ctlep {
+	const char	*path;
+	int		(*fn)(struct conn *, const char *, struct buf *);
+} ctleps[] = {
+	{ "/__stats",		ctl_stats },
+	{ "/__reset",		ctl_reset },
+	{ "/__count",		ctl_count },
+	{ "/__log",		ctl_log },
+	{ "/__arrivals",	ctl_arrivals },
+};
+
+static void
+route_control(struct conn *c, const char *path, size_t plen, const char *q)
+{
 	struct buf	 b;
-	const char	*key;
-	char		*dec;
-	size_t		 klen;
-	int		 status = 200;
+	size_t		 i;
+	int		 status = 404;
 
 	memset(&b, 0, sizeof(b));
-	if (plen == 8 && memcmp(path, "/__stats", 8) == 0)
-		(void)buf_printf(&b, "{\"requests\":%llu,\"connections\":%llu,"
-		    "\"max_concurrent\":%ld,\"open\":%ld,\"inflight\":%ld,"
-		    "\"max_open\":%ld,\"keys\":%zu,\"untracked\":%llu,"
-		    "\"bad\":%llu,\"resets\":%llu,\"hangs\":%llu}",
-		    st->requests, st->connections, st->max_inflight, st->open,
-		    st->inflight, st->max_open, s->keys.used,
-		    s->keys.untracked, st->bad, st->resets, st->hangs);
-	else if (plen == 8 && memcmp(path, "/__reset", 8) == 0) {
-		ctab_clear(&s->keys);
-		memset(st, 0, offsetof(struct stats, open));
-		st->max_open = st->open;
-		st->max_inflight = st->inflight;
-		(void)buf_str(&b, "{\"reset\":true}");
-	} else if (plen == 8 && memcmp(path, "/__count", 8) == 0 && q != NULL &&
-	    (key = strstr(q, "key=")) != NULL &&
-	    (key == q + 1 || key[-1] == '&')) {
-		key += 4;
-		klen = strlen(key);
-		if ((dec = malloc(klen + 1)) != NULL) {
-			klen = pct_decode(key, klen, dec);
-			(void)buf_str(&b, "{\"key\":\"");
-			(void)buf_json(&b, dec, klen);
-			(void)buf_printf(&b, "\",\"count\":%llu}",
-			    ctab_get(&s->keys, dec, klen));
-			free(dec);
+	for (i = 0; i < sizeof(ctleps) / sizeof(ctleps[0]); i++) {
+		if (strlen(ctleps[i].path) == plen &&
+		    memcmp(ctleps[i].path, path, plen) == 0) {
+			status = ctleps[i].fn(c, q, &b);
+			break;
 		}
-	} else {
-		status = 404;
-		(void)buf_str(&b, "{\"error\":\"unknown control endpoint "
-		    "(/__stats, /__reset, /__count?key=TARGET)\"}");
 	}
+	if (status == 404)
+		(void)buf_str(&b, "{\"error\":\"unknown control endpoint "
+		    "(/__stats, /__reset, /__count?key=TARGET, "
+		    "/__log?key=TARGET, /__arrivals?prefix=PATH)\"}");
 	(void)resp_simple(c, status, &b);
 }
 
@@ -1478,12 +1715,15 @@ route_fault(struct conn *c, const char *path, size_t plen)
 	struct params	*p = &c->par;
 	struct resp	*r = &c->resp;
 	unsigned long long attempt;
+	const char	*key;
+	double		 t = now_ms(s);
 
 	s->st.requests++;
 	c->inflight = 1;
 	if (++s->st.inflight > s->st.max_inflight)
 		s->st.max_inflight = s->st.inflight;
-	attempt = ctab_hit(&s->keys, c->req.target);
+	attempt = ctab_hit(&s->keys, c->req.target, t, &key);
+	aring_add(&s->arrivals, key, t);
 	resp_init(r);
 	r->close = !c->req.keepalive || p->close == 1;
 	if (p->bad != NULL) {
@@ -2227,14 +2467,16 @@ server_free(struct server *s)
 	ev_signal_stop(s->loop, &s->sigterm);
 	ev_signal_stop(s->loop, &s->sigint);
 	close(s->lfd);
+	aring_clear(&s->arrivals);
+	free(s->arrivals.a);
 	ctab_clear(&s->keys);
 }
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: upstream [-qv] [-k maxkeys] [-l address] "
-	    "[-p port|0] [-P portfile]\n");
+	fprintf(stderr, "usage: upstream [-qv] [-a arrivals] [-k maxkeys] "
+	    "[-l address] [-p port|0] [-P portfile]\n");
 	exit(2);
 }
 
@@ -2243,13 +2485,19 @@ main(int argc, char *argv[])
 {
 	struct server	 s;
 	const char	*addr = "127.0.0.1", *portfile = NULL;
-	long		 port = 0, maxkeys = MAX_KEYS;
+	long		 port = 0, maxkeys = MAX_KEYS, narr = ARRIVALS_MAX;
 	char		*ep;
 	int		 ch, bound;
 
 	memset(&s, 0, sizeof(s));
-	while ((ch = getopt(argc, argv, "hk:l:P:p:qv")) != -1) {
+	while ((ch = getopt(argc, argv, "a:hk:l:P:p:qv")) != -1) {
 		switch (ch) {
+		case 'a':
+			narr = strtol(optarg, &ep, 10);
+			if (*optarg == '\0' || *ep != '\0' || narr < 0 ||
+			    narr > 100000000)
+				usage();
+			break;
 		case 'k':
 			maxkeys = strtol(optarg, &ep, 10);
 			if (*optarg == '\0' || *ep != '\0' || maxkeys < 0)
@@ -2282,7 +2530,9 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
+	clock_gettime(CLOCK_MONOTONIC, &s.start);
 	s.keys.max = (size_t)maxkeys;
+	s.arrivals.max = (size_t)narr;
 	if ((s.loop = ev_default_loop(EVFLAG_AUTO)) == NULL) {
 		fprintf(stderr, "upstream: cannot initialise libev\n");
 		return (1);
