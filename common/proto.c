@@ -25,7 +25,7 @@
 #include "util.h"
 
 #define LB_INITIAL	4096		/* first allocation */
-#define LB_MINREAD	1024		/* less room than this: compact or grow */
+#define LB_MINREAD	1024		/* less room: compact or grow */
 #define LB_SLACK	4096		/* room beyond max + "\r\n" + NUL */
 #define LB_KEEP		(64 * 1024)	/* an empty buffer larger is freed */
 #define REQUEST_DEPTH	16		/* nesting allowed in a request */

@@ -47,7 +47,7 @@
 #define CONTROL_ACCEPTS		64		/* accepts per callback */
 #define CONTROL_PAUSE		1.0		/* s without accept on EMFILE */
 #define CONTROL_PERIOD		0.25		/* s between progress events */
-#define CONTROL_SEEN		32		/* runs remembered per watcher */
+#define CONTROL_SEEN		32		/* runs a watcher remembers */
 #define CONTROL_MAX_CLIENTS	64		/* if the daemon file says 0 */
 
 struct chunk {
@@ -55,7 +55,7 @@ struct chunk {
 	char			*data;
 	size_t			 off;		/* bytes already sent */
 	size_t			 len;		/* bytes filled */
-	size_t			 cap;		/* 0: one line, never appended */
+	size_t			 cap;		/* 0: a whole line, no more */
 };
 TAILQ_HEAD(chunkq, chunk);
 
@@ -78,8 +78,8 @@ struct session {
 
 	struct linebuf		 lb;
 	int			 more;		/* lb may hold a whole line */
-	int			 eof;		/* the client shut down writing */
-	int			 throttled;	/* output went over the high mark */
+	int			 eof;		/* the client stopped writing */
+	int			 throttled;	/* output over the high mark */
 	int			 dead;		/* closed, to be freed */
 
 	struct chunkq		 outq;
@@ -154,7 +154,9 @@ chunk_new(struct session *s, char *data, size_t cap)
 /*
  * Queue len bytes of complete lines.  own is NULL, or data itself when it
  * is malloc'd and ours now.  Small lines are packed into shared chunks,
- * large ones queued as they are.  Over the hard limit the session closes.
+ * large ones queued as they are.  A client whose queue would go over the
+ * hard limit is not reading: the session closes (one line alone may be
+ * larger; the daemon built it, so its size is the daemon's to bound).
  */
 static void
 out_add(struct session *s, const char *data, size_t len, char *own)
@@ -163,7 +165,7 @@ out_add(struct session *s, const char *data, size_t len, char *own)
 
 	if (s->dead || len == 0)
 		goto done;
-	if (s->queued + len > CONTROL_HARD_LIMIT) {
+	if (s->queued > 0 && s->queued + len > CONTROL_HARD_LIMIT) {
 		log_notice("control: client %u (pid %ld) does not read its "
 		    "replies: %zu bytes queued, limit %d MiB; closing the "
 		    "connection", s->id, (long)s->pid, s->queued + len,
@@ -738,7 +740,7 @@ progress_run(const struct run *r)
 	size_t		 len = 0;
 
 	TAILQ_FOREACH_SAFE(s, &C.sessions, entry, next) {
-		if (!s->watching || !watch_matches(s, r))
+		if (!s->watching || s->eof || !watch_matches(s, r))
 			continue;
 		if ((e = seen_find(s, r)) != NULL && e->version == r->version)
 			continue;
@@ -787,7 +789,7 @@ control_run_event(struct run *r, enum run_event ev)
 		return;
 	event = ev == RUNEV_STARTED ? "started" : "finished";
 	TAILQ_FOREACH_SAFE(s, &C.sessions, entry, next) {
-		if (!s->watching || !watch_matches(s, r))
+		if (!s->watching || s->eof || !watch_matches(s, r))
 			continue;
 		if (snap == NULL)
 			snap = snapshot_text(r, &len);
@@ -810,8 +812,9 @@ control_run_event(struct run *r, enum run_event ev)
 static void
 reject(int fd)
 {
-	char	*line;
-	size_t	 len;
+	struct json_object	*o;
+	char			*line;
+	size_t			 len;
 
 	if (!C.full) {
 		log_warnx("control: %u clients connected, the maximum; "
@@ -819,11 +822,12 @@ reject(int fd)
 		    C.nsessions);
 		C.full = 1;
 	}
-	line = proto_serialize(proto_reply_error(0, PERR_LIMIT,
-	    "too many clients (%u connected); try again later",
-	    C.nsessions), &len);
+	o = proto_reply_error(0, PERR_LIMIT, "too many clients (%u "
+	    "connected); try again later", C.nsessions);
+	line = proto_serialize(o, &len);
 	(void)send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	free(line);
+	json_object_put(o);
 	close(fd);
 }
 
@@ -1011,9 +1015,12 @@ listen_path(const char *path, char **cause)
 	old = umask(0117);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
+	if (rc == -1 && errno == EADDRINUSE) {
+		set_cause(cause, "another fetchd is listening on %s", path);
+		goto fail;
+	}
 	if (rc == -1) {
-		set_cause(cause, errno == EADDRINUSE ? "another fetchd is "
-		    "listening on %s" : "bind %s: %s", path, strerror(errno));
+		set_cause(cause, "bind %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (chmod(path, 0660) == -1 || listen(fd, CONTROL_BACKLOG) == -1 ||

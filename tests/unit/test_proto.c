@@ -292,8 +292,8 @@ test_parse_not_json(void **state)
 	    "request is not valid JSON: unexpected character at offset 14");
 	expect_error("{\"cmd\":\"\xff\xfe\"}", PERR_BAD_REQUEST, 0,
 	    "request is not valid JSON: invalid utf-8 string at offset 8");
-	expect_error("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
-	    PERR_BAD_REQUEST, 0,
+	expect_error("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+	    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", PERR_BAD_REQUEST, 0,
 	    "request is not valid JSON: nesting too deep at offset 16");
 	expect_error(" \t ", PERR_BAD_REQUEST, 0, "request is empty");
 }
@@ -344,8 +344,8 @@ test_parse_types(void **state)
 	expect_error("{\"id\":99999999999999999999,\"cmd\":\"ping\"}",
 	    PERR_BAD_REQUEST, 0,
 	    "\"id\" is out of range (at most 9223372036854775807)");
-	expect_error("{\"v\":\"1\",\"id\":8,\"cmd\":\"ping\"}", PERR_BAD_REQUEST,
-	    8, "\"v\" must be an integer, not a string");
+	expect_error("{\"v\":\"1\",\"id\":8,\"cmd\":\"ping\"}",
+	    PERR_BAD_REQUEST, 8, "\"v\" must be an integer, not a string");
 	expect_error("{\"v\":[1],\"id\":8,\"cmd\":\"ping\"}", PERR_BAD_REQUEST,
 	    8, "\"v\" must be an integer, not an array");
 }
@@ -380,11 +380,13 @@ test_builders(void **state)
 {
 	struct json_object	*o;
 
-	assert_serialized(proto_reply_ok(7), "{\"v\":1,\"id\":7,\"ok\":true}\n");
+	assert_serialized(proto_reply_ok(7),
+	    "{\"v\":1,\"id\":7,\"ok\":true}\n");
 	assert_serialized(proto_reply_error(7, PERR_NO_SUCH_JOB,
 	    "no job named '%s' (did you mean '%s'?)", "a/b", "a/c"),
-	    "{\"v\":1,\"id\":7,\"ok\":false,\"error\":{\"code\":\"no_such_job\","
-	    "\"message\":\"no job named 'a/b' (did you mean 'a/c'?)\"}}\n");
+	    "{\"v\":1,\"id\":7,\"ok\":false,\"error\":{"
+	    "\"code\":\"no_such_job\",\"message\":"
+	    "\"no job named 'a/b' (did you mean 'a/c'?)\"}}\n");
 	assert_serialized(proto_reply_error(-1, PERR_TOO_LARGE,
 	    "request larger than %d bytes", PROTO_MAX_REQUEST),
 	    "{\"v\":1,\"id\":-1,\"ok\":false,\"error\":{\"code\":\"too_large\","
@@ -426,7 +428,8 @@ test_err_names(void **state)
 	static const char *const want[] = {
 		"ok", "bad_request", "too_large", "unsupported_version",
 		"unknown_command", "no_such_job", "no_such_run", "invalid_job",
-		"permission_denied", "not_active", "limit", "internal"
+		"permission_denied", "not_active", "limit", "internal",
+		"no_such_url", "no_failures", "reload_failed"
 	};
 	size_t	 i;
 
