@@ -211,12 +211,33 @@ snap_latency(struct json_object *o, const struct runstats *st)
 	json_object_object_add(o, "slowest", slow);
 }
 
+#define HELD_MAX	32	/* held origins listed in a snapshot */
+
+static void
+snap_host(const struct host_view *v, void *arg)
+{
+	struct json_object	*a = arg, *e;
+
+	if (json_object_array_length(a) >= HELD_MAX)
+		return;
+	e = json_object_new_object();
+	json_object_object_add(e, "origin", json_object_new_string(v->origin));
+	json_object_object_add(e, "state", json_object_new_string(v->state));
+	if (v->until_wall > 0)
+		snap_add_int(e, "until", (uint64_t)v->until_wall);
+	snap_add_int(e, "limit", v->limit);
+	snap_add_int(e, "in_flight", v->in_flight);
+	snap_add_int(e, "failures", v->failures);
+	json_object_array_add(a, e);
+}
+
 /* The run snapshot of docs/protocol.md. */
 struct json_object *
 control_cmd_snapshot(const struct run *r)
 {
 	struct json_object	*o = json_object_new_object();
 	const struct runstats	*st = &r->st;
+	struct json_object	*held;
 	double			 elapsed, rate;
 	int64_t			 end;
 
@@ -258,6 +279,13 @@ control_cmd_snapshot(const struct run *r)
 		snap_add_ms(o, "eta_ms", (double)(st->total - st->done) *
 		    1000.0 / rate);
 	snap_latency(o, st);
+	if (!RUN_FINISHED(r)) {
+		held = json_object_new_array();
+		job_hosts_held(snap_host, held);
+		json_object_object_add(o, "hosts_held", held);
+	}
+	if (r->retry_of > 0)
+		snap_add_int(o, "retry_of", r->retry_of);
 	if (r->path != NULL)
 		json_object_object_add(o, "results",
 		    json_object_new_string(r->path));
@@ -705,13 +733,251 @@ cmd_failures(struct session *s, struct json_object *req, int64_t id)
 	stream_records(s, req, id, 1);
 }
 
+/*
+ * explain: every attempt of one URL, read from RUN.attempts.ndjson in
+ * slices, then the URL's final record from the results file.
+ */
+struct explain {
+	int64_t			 id;
+	int			 fd;
+	int			 phase;		/* 0 attempts, 1 record */
+	off_t			 off;
+	struct buf		 in;
+	char			*url;		/* or NULL: by index */
+	int			 plain;		/* url needs no JSON escaping */
+	int64_t			 i;		/* -1 until known */
+	char			*results;
+	struct json_object	*reply;
+	struct json_object	*attempts;
+};
+
+static void
+explain_free(void *arg)
+{
+	struct explain	*e = arg;
+
+	if (e->fd != -1)
+		close(e->fd);
+	buf_free(&e->in);
+	free(e->url);
+	free(e->results);
+	json_object_put(e->reply);
+	free(e);
+}
+
+/* Does this attempt line belong to the URL asked about? */
+static int
+explain_match(struct explain *e, const char *line, struct json_object **out)
+{
+	struct json_object	*o, *v;
+	int			 ok;
+
+	if (e->url != NULL && e->plain && strstr(line, e->url) == NULL)
+		return (0);
+	if ((o = json_tokener_parse(line)) == NULL)
+		return (0);
+	if (e->url != NULL)
+		ok = json_object_object_get_ex(o, "url", &v) &&
+		    strcmp(json_object_get_string(v), e->url) == 0;
+	else
+		ok = json_object_object_get_ex(o, "i", &v) &&
+		    json_object_get_int64(v) == e->i;
+	if (ok && e->i < 0 && json_object_object_get_ex(o, "i", &v))
+		e->i = json_object_get_int64(v);
+	if (!ok) {
+		json_object_put(o);
+		return (0);
+	}
+	*out = o;
+	return (1);
+}
+
+/* Read one slice of the current file; call fn per complete line. */
+static ssize_t
+explain_slice(struct explain *e, void (*fn)(struct explain *, char *))
+{
+	ssize_t	 n;
+	char	*p, *nl;
+
+	buf_reserve(&e->in, SLICE);
+	do
+		n = pread(e->fd, e->in.data + e->in.len, SLICE, e->off);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0)
+		return (n);
+	e->in.len += (size_t)n;
+	e->in.data[e->in.len] = '\0';
+	e->off += n;
+	p = e->in.data;
+	while ((nl = memchr(p, '\n', e->in.len - (size_t)(p - e->in.data)))
+	    != NULL) {
+		*nl = '\0';
+		fn(e, p);
+		p = nl + 1;
+	}
+	buf_consume(&e->in, (size_t)(p - e->in.data));
+	return (n);
+}
+
+static void
+explain_attempt(struct explain *e, char *line)
+{
+	struct json_object	*o;
+
+	if (explain_match(e, line, &o))
+		json_object_array_add(e->attempts, o);
+}
+
+static void
+explain_record(struct explain *e, char *line)
+{
+	struct json_object	*o;
+	char			 pre[32];
+
+	snprintf(pre, sizeof(pre), "{\"i\":%" PRId64 ",", e->i);
+	if (strncmp(line, pre, strlen(pre)) != 0 ||
+	    (o = json_tokener_parse(line)) == NULL)
+		return;
+	json_object_object_add(e->reply, "record", o);
+}
+
+static int
+explain_pump(struct session *s, void *arg)
+{
+	struct explain	*e = arg;
+
+	if (e->phase == 0 && explain_slice(e, explain_attempt) > 0)
+		return (1);
+	if (e->phase == 0) {
+		close(e->fd);
+		buf_reset(&e->in);
+		e->off = 0;
+		e->phase = 1;
+		e->fd = e->i >= 0 ? open(e->results, O_RDONLY | O_CLOEXEC) :
+		    -1;
+	}
+	if (e->fd != -1 && explain_slice(e, explain_record) > 0)
+		return (1);
+	if (json_object_array_length(e->attempts) == 0) {
+		session_send(s, proto_reply_error(e->id, PERR_NO_SUCH_URL,
+		    "no attempt of that URL in this run"));
+		return (0);
+	}
+	if (e->i >= 0)
+		json_object_object_add(e->reply, "i",
+		    json_object_new_int64(e->i));
+	session_send(s, e->reply);
+	e->reply = NULL;
+	return (0);
+}
+
+static int
+url_plain(const char *u)
+{
+	for (; *u != '\0'; u++)
+		if (*u == '"' || *u == '\\' || (unsigned char)*u < 0x20 ||
+		    (unsigned char)*u >= 0x7f)
+			return (0);
+	return (1);
+}
+
+static void
+cmd_explain(struct session *s, struct json_object *req, int64_t id)
+{
+	struct run		*r;
+	struct explain		*e;
+	struct json_object	*v;
+	const char		*url;
+	char			*path;
+	int			 fd;
+
+	if (arg_string(req, "url", &url) == -1 || (url == NULL &&
+	    (!json_object_object_get_ex(req, "i", &v) ||
+	    !json_object_is_type(v, json_type_int)))) {
+		reply_error(s, id, PERR_BAD_REQUEST,
+		    "explain needs \"url\" (string) or \"i\" (number)");
+		return;
+	}
+	if ((r = req_run(s, req, id)) == NULL)
+		return;
+	if (r->path == NULL || strlen(r->path) < 7) {
+		reply_error(s, id, PERR_NO_SUCH_RUN, "the run has no results");
+		return;
+	}
+	xasprintf(&path, "%.*s.attempts.ndjson", (int)(strlen(r->path) - 7),
+	    r->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd == -1) {
+		reply_error(s, id, PERR_NO_SUCH_URL, "this run has no "
+		    "attempts log");
+		return;
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->id = id;
+	e->fd = fd;
+	e->i = url == NULL ? json_object_get_int64(v) : -1;
+	e->url = url != NULL ? xstrdup(url) : NULL;
+	e->plain = url != NULL && url_plain(url);
+	e->results = xstrdup(r->path);
+	buf_init(&e->in);
+	e->reply = proto_reply_ok(id);
+	json_object_object_add(e->reply, "name",
+	    json_object_new_string(r->job->name));
+	snap_add_int(e->reply, "run", r->number);
+	if (url != NULL)
+		json_object_object_add(e->reply, "url",
+		    json_object_new_string(url));
+	e->attempts = json_object_new_array();
+	json_object_object_add(e->reply, "attempts", e->attempts);
+	session_set_pump(s, explain_pump, explain_free, e);
+}
+
+static void
+cmd_retry_failed(struct session *s, struct json_object *req, int64_t id)
+{
+	struct run		*old, *r;
+	struct json_object	*o, *a, *e;
+	char			*cause = NULL;
+
+	if ((old = req_run(s, req, id)) == NULL)
+		return;
+	if ((r = job_retry_failed(old, &cause)) == NULL) {
+		reply_error(s, id, old->st.failed == 0 && RUN_FINISHED(old) &&
+		    !old->closing ? PERR_NO_FAILURES : PERR_NOT_ACTIVE, cause);
+		free(cause);
+		return;
+	}
+	free(cause);
+	o = proto_reply_ok(id);
+	a = json_object_new_array();
+	e = json_object_new_object();
+	json_object_object_add(e, "name", json_object_new_string(r->job->name));
+	snap_add_int(e, "run", r->number);
+	json_object_object_add(e, "state",
+	    json_object_new_string(run_state_names[r->state]));
+	snap_add_int(e, "retry_of", r->retry_of);
+	snap_add_int(e, "total", r->st.total);
+	if (r->path != NULL)
+		json_object_object_add(e, "results",
+		    json_object_new_string(r->path));
+	if (r->reason != NULL)
+		json_object_object_add(e, "reason",
+		    json_object_new_string(r->reason));
+	json_object_array_add(a, e);
+	json_object_object_add(o, "runs", a);
+	session_send(s, o);
+}
+
 /* Sorted by name. */
 static const struct cmd cmds[] = {
 	{ "cancel",	1, cmd_cancel },
+	{ "explain",	0, cmd_explain },
 	{ "failures",	0, cmd_failures },
 	{ "list",	0, cmd_list },
 	{ "ping",	0, cmd_ping },
 	{ "results",	0, cmd_results },
+	{ "retry-failed", 1, cmd_retry_failed },
 	{ "status",	0, cmd_status },
 	{ "submit",	1, cmd_submit },
 	{ "version",	0, cmd_version },

@@ -197,7 +197,7 @@ void	 histo_add(struct histo *, int64_t usec);
 int64_t	 histo_quantile(const struct histo *, double);
 
 /* Counters of one run, kept by job.c and read by status and the summary. */
-#define RUN_SLOWEST	5
+#define RUN_SLOWEST	10
 #define RUN_MAX_HOSTS	256	/* per-host error rows kept; the rest "other" */
 struct namecount {
 	char		*name;
@@ -291,6 +291,20 @@ struct record {
 	int64_t		 queue_usec;	/* waiting for slots, all attempts */
 	struct body	*body;		/* may be NULL */
 };
+/* One attempt, for RUN.attempts.ndjson (explain). */
+struct attempt {
+	uint64_t		 i;
+	const char		*url;
+	unsigned		 n;
+	int64_t			 start_wall;	/* epoch ms */
+	int64_t			 queue_usec;
+	const struct xfer	*x;
+	const char		*error;		/* NULL on success */
+	const char		*decision;	/* "ok", "retry", "final" */
+	int64_t			 delay_usec;	/* retry, else -1 */
+	const char		*why;
+};
+void	 results_attempt(struct buf *, const struct attempt *);
 struct rfile;
 struct run;
 int	 results_init(struct ev_loop *);
@@ -298,6 +312,9 @@ void	 results_free(void);
 void	 results_record(struct buf *, const struct record *);
 struct rfile *results_open(const char *state_dir, const char *job,
 	    unsigned run, char **cause);
+struct rfile *results_open_attempts(const char *, const char *, unsigned,
+	    char **);
+int	 results_next_failed(FILE *, struct buf *);
 void	 results_append(struct rfile *, const char *, size_t);
 void	 results_close(struct rfile *, char *summary, void (*)(void *),
 	    void *);
@@ -349,6 +366,7 @@ struct run {
 	uint64_t		 version;	/* bumped on every change */
 	struct runstats		 st;
 	char			*path;		/* results file */
+	unsigned		 retry_of;	/* retry-failed of this run */
 	struct run_priv		*p;		/* job.c's own */
 };
 TAILQ_HEAD(runq, run);
@@ -374,6 +392,19 @@ struct run *job_run(struct job *, unsigned);	/* 0 = latest */
 /* Define or replace the jobs of a parsed file and start a run of each. */
 int	 job_submit(struct jobfile *, struct run **, size_t, char **);
 int	 job_cancel(struct run *, const char *);
+/* A new run of only the failed URLs of a finished run. */
+struct run *job_retry_failed(struct run *, char **);
+/* An origin held back (paused, down, or limited), for snapshots. */
+struct host_view {
+	const char	*origin;
+	const char	*state;		/* "paused", "down", "limited" */
+	int64_t		 until;		/* monotonic usec, 0 if none */
+	int64_t		 until_wall;	/* epoch ms, 0 if none */
+	unsigned	 limit;		/* adaptive cap, 0 = per-host */
+	unsigned	 in_flight;
+	unsigned	 failures;	/* consecutive */
+};
+void	 job_hosts_held(void (*)(const struct host_view *, void *), void *);
 /* Start no more transfers; call back once none is in flight. */
 void	 job_drain(void (*)(void));
 /* Take reloaded jobs-dir definitions (changed: next run; new: run now). */

@@ -33,6 +33,11 @@
 #define MSGID_RUN_FAILED	"9c4a6e8f0b2d43c5d7e9f1a3b5c7d9e2"
 #define MSGID_URL_FAILED	"1d5b7f9a2c4e44d6e8f0a2b4c6d8e0f3"
 #define MSGID_URL_OK		"2e6c8a0b3d5f45e7f9a1b3c5d7e9f1a4"
+#ifndef MSGID_HOST_PAUSED		/* log.h may define the host events */
+#define MSGID_HOST_PAUSED	"3f7d9b1c4e6a46f8a0b2c4d6e8f0a2b5"
+#define MSGID_HOST_DOWN		"4a8e0c2d5f7b47a9b1c3d5e7f9a1b3c6"
+#define MSGID_HOST_UP		"5b9f1d3e6a8c48b0c2d4e6f8a0b2c4d7"
+#endif
 
 const char *const run_state_names[] = {
 	"queued", "running", "done", "partial", "failed", "cancelled"
@@ -43,6 +48,14 @@ struct host {
 	struct host	*next;		/* hash chain */
 	unsigned	 refs;		/* items pointing here */
 	unsigned	 inflight;
+	unsigned	 limit;		/* adaptive cap, 0 = the job's per-host */
+	unsigned	 consec;	/* consecutive failures (breaker) */
+	unsigned	 probes;	/* failed probes while down */
+	int		 down;		/* breaker open */
+	int		 probing;	/* the probe is in flight */
+	int64_t		 paused_until;	/* Retry-After pause, usec */
+	int64_t		 probe_at;	/* next probe while down, usec */
+	ev_timer	 wake;		/* end of a pause or the next probe */
 	char		 origin[];
 };
 
@@ -68,7 +81,10 @@ struct item {
 	enum item_state		 state;
 	unsigned		 attempts;
 	int64_t			 queued_at;	/* entered the queue */
-	int64_t			 queue_usec;
+	int64_t			 queue_usec;	/* all attempts */
+	int64_t			 attempt_queue;	/* this attempt */
+	int64_t			 start_wall;	/* this attempt, epoch ms */
+	int			 probe;		/* probing a host that is down */
 	struct body		*body;
 	struct xfer		 x;
 	ev_timer		 retry;
@@ -94,6 +110,13 @@ struct run_priv {
 	struct rfile		*rf;
 	struct buf		 line;
 	enum fclass		 stop_class;	/* cancel/deadline in progress */
+	int			 aborted;	/* abort-after reached */
+	uint64_t		 final_failures;
+	double			 tokens;	/* rate: token bucket */
+	int64_t			 tokens_at;
+	ev_timer		 rate_timer;
+	FILE			*retry_fp;	/* retry-failed: old results */
+	struct rfile		*af;		/* RUN.attempts.ndjson */
 	uint64_t		 retries_granted; /* against retry-budget */
 	ev_timer		 deadline;
 	ev_timer		 flush;		/* progress hook rate */
@@ -123,6 +146,8 @@ static void	run_check_done(struct run *);
 static void	job_admit(void);
 static void	job_stop(struct run *, enum fclass, const char *);
 static void	drain_idle_cb(struct ev_loop *, ev_idle *, int);
+static void	host_wake_cb(struct ev_loop *, ev_timer *, int);
+static int64_t	now_usec(void);
 
 /* Statistics helpers. */
 
@@ -271,6 +296,7 @@ host_get(const char *url)
 	if (h == NULL) {
 		h = xcalloc(1, sizeof(*h) + strlen(origin) + 1);
 		strcpy(h->origin, origin);
+		ev_timer_init(&h->wake, host_wake_cb, 0., 0.);
 		h->next = J.hosts[b];
 		J.hosts[b] = h;
 	}
@@ -285,12 +311,235 @@ host_put(struct host *h)
 
 	if (--h->refs > 0 || h->inflight > 0)
 		return;
+	/* An origin with a history (paused, down, limited) is remembered. */
+	if (h->consec > 0 || h->down || h->limit > 0 ||
+	    h->paused_until > now_usec())
+		return;
 	for (pp = &J.hosts[host_hash(h->origin)]; *pp != NULL;
 	    pp = &(*pp)->next) {
 		if (*pp == h) {
 			*pp = h->next;
+			ev_timer_stop(J.loop, &h->wake);
 			free(h);
 			return;
+		}
+	}
+}
+
+
+/*
+ * Host politeness.  A 429/503 with Retry-After pauses every queued request
+ * to the origin; 429, 503 and timeouts halve its concurrency, each success
+ * adds one back up to per-host; after `breaker` consecutive failures the
+ * origin is down: its queued URLs fail with host-down, and one probe per
+ * backoff period tests whether it is back.
+ */
+
+static int64_t
+now_usec(void)
+{
+	return ((int64_t)(ev_now(J.loop) * USEC_PER_SEC));
+}
+
+static void
+host_wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	job_admit();
+}
+
+/* Wake admission at usec (a pause ending, a probe due). */
+static void
+host_arm(struct host *h, int64_t at)
+{
+	double	 after = (double)(at - now_usec()) / USEC_PER_SEC;
+
+	if (ev_is_active(&h->wake) && ev_timer_remaining(J.loop, &h->wake) <=
+	    after)
+		return;
+	ev_timer_stop(J.loop, &h->wake);
+	ev_timer_set(&h->wake, after > 0 ? after : 0., 0.);
+	ev_timer_start(J.loop, &h->wake);
+}
+
+/* Transfers a run may have in flight to this origin now. */
+static unsigned
+host_limit(const struct host *h, const struct jobdef *d)
+{
+	if (h->limit > 0 && h->limit < d->per_host)
+		return (h->limit);
+	return (d->per_host);
+}
+
+static void
+host_log(const struct host *h, const struct run *r, const char *msgid,
+    int pri, const char *what)
+{
+	struct log_fields	 f;
+
+	memset(&f, 0, sizeof(f));
+	f.message_id = msgid;
+	f.job = r->job->name;
+	f.run = r->number;
+	f.url = h->origin;
+	log_event(pri, &f, "host %s %s", h->origin, what);
+}
+
+/* Does this failure count against the origin (breaker, adaptive cap)? */
+static int
+host_fault(enum fclass fc, int status)
+{
+	switch (fc) {
+	case FC_DNS:
+	case FC_CONNECT:
+	case FC_TLS:
+	case FC_TIMEOUT:
+	case FC_STALL:
+	case FC_RESET:
+		return (1);
+	case FC_HTTP:
+		return (status >= 500 || status == 429 || status == 408);
+	default:
+		return (0);
+	}
+}
+
+static void
+host_success(struct host *h, const struct run *r)
+{
+	h->consec = 0;
+	if (h->down) {
+		h->down = 0;
+		h->probes = 0;
+		host_log(h, r, MSGID_HOST_UP, LOG_NOTICE, "is back: probe "
+		    "succeeded");
+	}
+	if (h->limit > 0 && ++h->limit >= r->p->hold->def->per_host)
+		h->limit = 0;
+}
+
+/* Pause the origin until Retry-After (capped by backoff-max). */
+static void
+host_pause(struct host *h, const struct run *r, int64_t ra)
+{
+	const struct jobdef	*d = r->p->hold->def;
+	char			 msg[128];
+	int64_t			 until;
+
+	if (ra > d->backoff_max)
+		ra = d->backoff_max;
+	until = now_usec() + ra;
+	if (until <= h->paused_until)
+		return;
+	h->paused_until = until;
+	host_arm(h, until);
+	snprintf(msg, sizeof(msg), "paused for %.1fs (Retry-After)",
+	    (double)ra / USEC_PER_SEC);
+	host_log(h, r, MSGID_HOST_PAUSED, LOG_NOTICE, msg);
+}
+
+/* Open the breaker, or push the next probe further after a failed one. */
+static void
+host_trip(struct host *h, const struct run *r, int was_probe)
+{
+	const struct jobdef	*d = r->p->hold->def;
+	int64_t			 wait = d->backoff;
+	unsigned		 i;
+	char			 msg[160];
+
+	if (h->down && !was_probe)
+		return;
+	if (was_probe)
+		h->probes++;
+	for (i = 0; i < h->probes && wait < d->backoff_max; i++)
+		wait *= 2;
+	if (wait > d->backoff_max)
+		wait = d->backoff_max;
+	h->probe_at = now_usec() + wait;
+	host_arm(h, h->probe_at);
+	if (!h->down) {
+		h->down = 1;
+		snprintf(msg, sizeof(msg), "is down after %u consecutive "
+		    "failures; next probe in %.1fs", h->consec,
+		    (double)wait / USEC_PER_SEC);
+		host_log(h, r, MSGID_HOST_DOWN, LOG_WARNING, msg);
+	}
+}
+
+/* What one finished attempt tells about its origin. */
+static void
+host_feedback(struct item *it, enum fclass fc, int64_t ra)
+{
+	struct host		*h = it->host;
+	struct run		*r = it->run;
+	const struct jobdef	*d = r->p->hold->def;
+	int			 status = it->x.status;
+	unsigned		 cur;
+
+	if (it->probe)
+		h->probing = 0;
+	if (fc == FC_NONE) {
+		host_success(h, r);
+		return;
+	}
+	if (!host_fault(fc, status))
+		return;
+	if ((status == 429 || status == 503) && ra >= 0)
+		host_pause(h, r, ra);
+	if (status == 429 || status == 503 || fc == FC_TIMEOUT) {
+		cur = host_limit(h, d);
+		h->limit = cur > 1 ? cur / 2 : 1;
+	}
+	h->consec++;
+	if (d->breaker > 0 && (h->consec >= d->breaker || it->probe))
+		host_trip(h, r, it->probe);
+}
+
+/*
+ * Rate limit: a token bucket per run.  It holds one token plus up to 50 ms
+ * worth (at most one more), so a timer that fires a little late loses no
+ * time and the long-run rate holds exactly, with bursts of at most two.
+ */
+static int
+rate_take(struct run_priv *p)
+{
+	double	 rate = p->hold->def->rate;
+	int64_t	 now = now_usec();
+	double	 wait, cap;
+
+	if (rate <= 0)
+		return (1);
+	cap = 1 + (rate * 0.05 < 1 ? rate * 0.05 : 1);
+	p->tokens += (double)(now - p->tokens_at) * rate / USEC_PER_SEC;
+	p->tokens_at = now;
+	if (p->tokens > cap)
+		p->tokens = cap;
+	if (p->tokens >= 1 - 1e-9)
+		return (1);
+	if (!ev_is_active(&p->rate_timer)) {
+		wait = (1 - p->tokens) / rate;
+		ev_timer_set(&p->rate_timer, wait, 0.);
+		ev_timer_start(J.loop, &p->rate_timer);
+	}
+	return (0);
+}
+
+static void
+rate_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	job_admit();
+}
+
+static void
+hosts_free(void)
+{
+	struct host	*h;
+	size_t		 b;
+
+	for (b = 0; b < HOST_BUCKETS; b++) {
+		while ((h = J.hosts[b]) != NULL) {
+			J.hosts[b] = h->next;
+			ev_timer_stop(J.loop, &h->wake);
+			free(h);
 		}
 	}
 }
@@ -366,6 +615,15 @@ source_next(struct run *r, struct buf *url)
 	char			*cause = NULL, line[16384];
 	size_t			 n;
 
+	if (p->retry_fp != NULL) {
+		if (results_next_failed(p->retry_fp, url))
+			return (1);
+		fclose(p->retry_fp);
+		p->retry_fp = NULL;
+		return (0);
+	}
+	if (r->retry_of > 0)
+		return (0);
 	while (p->pattern < d->urls.n) {
 		if (p->glob == NULL && glob_compile(d->urls.v[p->pattern],
 		    J.dc->max_urls, &p->glob, &cause) == -1) {
@@ -532,7 +790,9 @@ item_start(struct item *it)
 	int64_t		 now = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);
 
 	item_unlink(it);
-	it->queue_usec += now - it->queued_at;
+	it->attempt_queue = now - it->queued_at;
+	it->queue_usec += it->attempt_queue;
+	it->start_wall = util_wallclock_ms();
 	it->attempts++;
 	r->st.attempts++;
 	if (it->attempts > 1)
@@ -565,17 +825,41 @@ item_start(struct item *it)
 	return (0);
 }
 
-/* The first pending item of a run whose host has a free slot. */
+/*
+ * The first pending item of a run whose origin may take it now.  Items of
+ * an origin that is down fail at once with host-down, except one probe per
+ * backoff period; paused origins and full ones are skipped.
+ */
 static struct item *
-run_pick(struct run *r)
+run_pick(struct run *r, int *failed)
 {
-	struct item	*it;
-	unsigned	 per_host = r->p->hold->def->per_host;
-	int		 n = 0;
+	struct item		*it, *next;
+	const struct jobdef	*d = r->p->hold->def;
+	struct host		*h;
+	int64_t			 now = now_usec();
+	int			 n = 0;
 
-	TAILQ_FOREACH(it, &r->p->pending, entry) {
-		if (it->host->inflight < per_host)
+	for (it = TAILQ_FIRST(&r->p->pending); it != NULL; it = next) {
+		next = TAILQ_NEXT(it, entry);
+		h = it->host;
+		if (h->down && (h->probing || now < h->probe_at)) {
+			item_unlink(it);
+			it->x.status = 0;
+			item_record(it, FC_HOST_DOWN, fclass_names[FC_HOST_DOWN],
+			    "host is down (breaker open); not tried");
+			item_free(it);
+			run_event(r, RUNEV_PROGRESS);
+			(*failed)++;
+			continue;
+		}
+		if (h->paused_until > now) {
+			host_arm(h, h->paused_until);
+		} else if (h->down || h->inflight < host_limit(h, d)) {
+			it->probe = h->down;
+			if (h->down)
+				h->probing = 1;
 			return (it);
+		}
 		if (++n >= SCAN_MAX)
 			break;
 	}
@@ -591,7 +875,7 @@ job_admit(void)
 {
 	struct run_priv	*p, *next;
 	struct item	*it;
-	int		 progress = 1;
+	int		 progress = 1, failed;
 
 	if (J.shutting_down || J.draining)
 		return;
@@ -604,10 +888,18 @@ job_admit(void)
 			    p->hold->def->concurrency)
 				continue;
 			run_fill(p->run);
-			if ((it = run_pick(p->run)) == NULL) {
+			if (!TAILQ_EMPTY(&p->pending) && !rate_take(p))
+				continue;
+			failed = 0;
+			if ((it = run_pick(p->run, &failed)) == NULL) {
+				/* URLs failed fast leave room: go round again. */
+				if (failed > 0)
+					progress = 1;
 				run_check_done(p->run);
 				continue;
 			}
+			if (p->hold->def->rate > 0)
+				p->tokens -= 1;
 			item_start(it);
 			progress = 1;
 			/* Round robin: the next slot goes to the next run. */
@@ -659,31 +951,83 @@ retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
  */
 enum { RETRY_NO, RETRY_YES, RETRY_SPENT };
 static int
-item_retryable(struct item *it, enum fclass fc, int64_t *delay)
+item_retryable(struct item *it, enum fclass fc, int64_t ra, int64_t *delay,
+    char *why, size_t len)
 {
 	struct run		*r = it->run;
 	const struct jobdef	*d = r->p->hold->def;
 	double			 budget;
-	int64_t			 ra;
+	char			 b[32];
 
-	if (it->attempts > d->retries || r->p->stop_class != FC_NONE)
-		return (RETRY_NO);
+	if (r->p->stop_class != FC_NONE)
+		return (snprintf(why, len, "the run is stopping"), RETRY_NO);
 	if (!retry_covers(d->retry_on, fc, it->x.status))
-		return (RETRY_NO);
+		return (snprintf(why, len, "not in retry-on"), RETRY_NO);
+	if (it->attempts > d->retries)
+		return (snprintf(why, len, "retries spent (%u attempts)",
+		    it->attempts), RETRY_NO);
 	if (!d->retry_unsafe && !retry_idempotent(d->method))
-		return (RETRY_NO);
-	ra = retry_after_parse(it->x.retry_after, time(NULL));
+		return (snprintf(why, len, "%s is not idempotent and "
+		    "retry-unsafe is off", d->method), RETRY_NO);
 	*delay = retry_delay(d, it->attempts, ra, drand48());
-	if (d->deadline > 0 && (int64_t)(ev_now(J.loop) * USEC_PER_SEC) +
-	    *delay > r->started + d->deadline)
-		return (RETRY_NO);
+	if (d->deadline > 0 && now_usec() + *delay > r->started + d->deadline)
+		return (snprintf(why, len, "a retry in %.1fms would pass the "
+		    "deadline", (double)*delay / 1000.0), RETRY_NO);
 	budget = d->retry_budget * (double)r->st.total;
 	if (budget < RETRY_BUDGET_FLOOR)
 		budget = RETRY_BUDGET_FLOOR;
 	if ((double)r->p->retries_granted + 1 > budget)
-		return (RETRY_SPENT);
+		return (snprintf(why, len, "retry budget spent (%.0f retries)",
+		    budget), RETRY_SPENT);
 	r->p->retries_granted++;
+	util_format_duration(d->backoff, b, sizeof(b));
+	snprintf(why, len, "in retry-on; attempt %u of %u; backoff %s x 2^%u "
+	    "with full jitter%s: waiting %.1fms", it->attempts, d->retries + 1,
+	    b, it->attempts - 1, ra >= 0 ? ", Retry-After honoured" : "",
+	    (double)*delay / 1000.0);
 	return (RETRY_YES);
+}
+
+/* One line of RUN.attempts.ndjson, for explain. */
+static void
+item_log_attempt(struct item *it, const char *error, const char *decision,
+    int64_t delay, const char *why)
+{
+	struct run_priv	*p = it->run->p;
+	struct attempt	 a;
+
+	if (p->af == NULL)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.i = it->i;
+	a.url = it->url;
+	a.n = it->attempts;
+	a.start_wall = it->start_wall;
+	a.queue_usec = it->attempt_queue;
+	a.x = &it->x;
+	a.error = error;
+	a.decision = decision;
+	a.delay_usec = delay;
+	a.why = why;
+	buf_reset(&p->line);
+	results_attempt(&p->line, &a);
+	results_append(p->af, p->line.data, p->line.len);
+}
+
+/* A final failure: abort-after may stop the rest of the run. */
+static void
+run_count_failure(struct run *r)
+{
+	const struct jobdef	*d = r->p->hold->def;
+	char			 why[96];
+
+	if (d->abort_after == 0 || ++r->p->final_failures < d->abort_after ||
+	    r->p->stop_class != FC_NONE)
+		return;
+	r->p->aborted = 1;
+	snprintf(why, sizeof(why), "abort-after: %llu URLs failed",
+	    (unsigned long long)r->p->final_failures);
+	job_stop(r, FC_CANCELLED, why);
 }
 
 static int
@@ -697,69 +1041,92 @@ status_expected(const struct jobdef *d, int status)
 	return (0);
 }
 
-/* A transfer finished: success, retry, or final failure. */
-static void
-item_done(struct xfer *x)
+/* The class of a finished attempt, with HTTP status and body checked. */
+static enum fclass
+item_outcome(struct item *it, char *name, size_t len)
 {
-	struct item		*it = x->arg;
-	struct run		*r = it->run;
-	const struct jobdef	*d = r->p->hold->def;
+	struct xfer		*x = &it->x;
 	enum fclass		 fc = x->fclass;
-	char			 name[32], detail[256];
 	char			*cause = NULL;
-	const char		*error;
-	int64_t			 delay;
 
-	item_unlink(it);
-	fetch_cleanup(x);
-	r->st.bytes += x->bytes;
-	if (fc == FC_NONE && !status_expected(d, x->status))
+	if (fc == FC_NONE && !status_expected(it->run->p->hold->def,
+	    x->status))
 		fc = FC_HTTP;
 	if (fc == FC_NONE && body_finish(it->body, &cause) == -1) {
 		fc = FC_BAD_BODY;
 		snprintf(x->detail, sizeof(x->detail), "%s", cause);
 		free(cause);
 	}
+	if (fc == FC_HTTP) {
+		snprintf(name, len, "http_%03d", x->status);
+		snprintf(x->detail, sizeof(x->detail), "HTTP status %d",
+		    x->status);
+	} else
+		snprintf(name, len, "%s", fclass_names[fc]);
+	return (fc);
+}
+
+static void
+item_wait(struct item *it, int64_t delay)
+{
+	struct run	*r = it->run;
+
+	it->state = ITEM_WAITING;
+	TAILQ_INSERT_TAIL(&r->p->waiting, it, entry);
+	r->st.retrying++;
+	ev_timer_init(&it->retry, retry_cb, (double)delay / USEC_PER_SEC, 0.);
+	ev_timer_start(J.loop, &it->retry);
+}
+
+/* A transfer finished: success, retry, or final failure. */
+static void
+item_done(struct xfer *x)
+{
+	struct item	*it = x->arg;
+	struct run	*r = it->run;
+	enum fclass	 fc;
+	char		 name[32], detail[256], why[256];
+	int64_t		 delay = -1, ra;
+
+	item_unlink(it);
+	fetch_cleanup(x);
+	r->st.bytes += x->bytes;
+	fc = item_outcome(it, name, sizeof(name));
+	ra = retry_after_parse(x->retry_after, time(NULL));
+	host_feedback(it, fc, ra);
 	if (fc == FC_NONE) {
+		item_log_attempt(it, NULL, "ok", -1, NULL);
 		item_record(it, fc, NULL, NULL);
 		item_free(it);
 		run_event(r, RUNEV_PROGRESS);
 		run_check_done(r);
 		return;
 	}
-	if (fc == FC_HTTP) {
-		snprintf(name, sizeof(name), "http_%03d", x->status);
-		snprintf(x->detail, sizeof(x->detail), "HTTP status %d",
-		    x->status);
-	}
-	error = fc == FC_HTTP ? name : fclass_names[fc];
-	switch (item_retryable(it, fc, &delay)) {
-	case RETRY_SPENT:
-		/* Truncation of the detail text is fine. */
-		if (snprintf(detail, sizeof(detail), "retry budget spent; "
-		    "last attempt: %s: %.150s", error, x->detail) > 0)
-			memcpy(x->detail, detail, sizeof(x->detail));
-		fc = FC_BUDGET;
-		error = fclass_names[fc];
-		break;
-	case RETRY_NO:
-		break;
+	switch (item_retryable(it, fc, ra, &delay, why, sizeof(why))) {
 	case RETRY_YES:
-		log_debug("%s run %u: %s: %s, retrying in %.1fs",
-		    r->job->name, r->number, it->url, error,
-		    (double)delay / USEC_PER_SEC);
-		it->state = ITEM_WAITING;
-		TAILQ_INSERT_TAIL(&r->p->waiting, it, entry);
-		r->st.retrying++;
-		ev_timer_init(&it->retry, retry_cb,
-		    (double)delay / USEC_PER_SEC, 0.);
-		ev_timer_start(J.loop, &it->retry);
+		item_log_attempt(it, name, "retry", delay, why);
+		log_debug("%s run %u: %s: %s, %s", r->job->name, r->number,
+		    it->url, name, why);
+		item_wait(it, delay);
 		run_event(r, RUNEV_PROGRESS);
 		return;
+	case RETRY_SPENT:
+		item_log_attempt(it, name, "final", -1, why);
+		/* Truncation of the detail text is fine. */
+		if (snprintf(detail, sizeof(detail), "retry budget spent; "
+		    "last attempt: %s: %.150s", name, x->detail) > 0)
+			memcpy(x->detail, detail, sizeof(x->detail));
+		fc = FC_BUDGET;
+		snprintf(name, sizeof(name), "%s", fclass_names[fc]);
+		break;
+	default:
+		item_log_attempt(it, name, "final", -1, why);
+		break;
 	}
-	item_record(it, fc, error, x->detail);
+	item_record(it, fc, name, x->detail);
 	item_free(it);
 	run_event(r, RUNEV_PROGRESS);
+	run_count_failure(r);
 	run_check_done(r);
 }
 
@@ -779,6 +1146,9 @@ run_new(struct job *j)
 	TAILQ_INIT(&p->inflight);
 	TAILQ_INIT(&p->waiting);
 	buf_init(&p->line);
+	ev_timer_init(&p->rate_timer, rate_cb, 0., 0.);
+	p->tokens = 1;
+	p->tokens_at = now_usec();
 	TAILQ_INSERT_TAIL(&j->runs, r, entry);
 	j->nruns++;
 	return (r);
@@ -799,9 +1169,14 @@ run_free(struct run *r)
 	}
 	if (p->rf != NULL)
 		results_close(p->rf, NULL, NULL, NULL);
+	if (p->af != NULL)
+		results_close(p->af, NULL, NULL, NULL);
+	ev_timer_stop(J.loop, &p->rate_timer);
 	glob_free(p->glob);
 	if (p->urls_fp != NULL)
 		fclose(p->urls_fp);
+	if (p->retry_fp != NULL)
+		fclose(p->retry_fp);
 	free(p->reqbody);
 	buf_free(&p->line);
 	hold_put(p->hold);
@@ -866,24 +1241,27 @@ run_start(struct run *r, char **cause)
 	uint64_t		 i;
 	struct glob		*g;
 
-	for (i = 0; i < d->urls.n; i++) {
+	for (i = 0; i < d->urls.n && p->retry_fp == NULL; i++) {
 		if (glob_compile(d->urls.v[i], J.dc->max_urls, &g, cause) ==
 		    -1)
 			return (-1);
 		r->st.total += glob_count(g);
 		glob_free(g);
 	}
-	if (d->urls_file != NULL &&
+	if (d->urls_file != NULL && p->retry_fp == NULL &&
 	    (p->urls_fp = fopen(d->urls_file, "re")) == NULL) {
 		xasprintf(cause, "urls-file %s: %s", d->urls_file,
 		    strerror(errno));
 		return (-1);
 	}
-	r->st.total_known = d->urls_file == NULL;
+	r->st.total_known = p->urls_fp == NULL;
 	if (run_load_body(r, cause) == -1)
 		return (-1);
 	if ((p->rf = results_open(J.dc->state_dir, r->job->name, r->number,
 	    cause)) == NULL)
+		return (-1);
+	if ((p->af = results_open_attempts(J.dc->state_dir, r->job->name,
+	    r->number, cause)) == NULL)
 		return (-1);
 	r->path = xstrdup(results_path(p->rf));
 	r->state = RUN_RUNNING;
@@ -970,6 +1348,8 @@ run_outcome(struct run *r)
 	const struct jobdef	*d = r->p->hold->def;
 	double			 need;
 
+	if (r->p->aborted)
+		return (RUN_FAILED);
 	if (r->p->stop_class == FC_CANCELLED)
 		return (RUN_CANCELLED);
 	if (r->st.ok == r->st.total && r->st.failed == 0 && r->st.total > 0)
@@ -994,6 +1374,11 @@ run_finish(struct run *r)
 
 	TAILQ_REMOVE(&J.active, p, active);
 	ev_timer_stop(J.loop, &p->deadline);
+	ev_timer_stop(J.loop, &p->rate_timer);
+	if (p->af != NULL) {
+		results_close(p->af, NULL, NULL, NULL);
+		p->af = NULL;
+	}
 	r->state = run_outcome(r);
 	r->ended = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);
 	r->ended_wall = util_wallclock_ms();
@@ -1180,6 +1565,79 @@ job_submit(struct jobfile *jf, struct run **runs, size_t max, char **cause)
 	return (*cause == NULL ? 0 : -1);
 }
 
+/*
+ * A new run of the job holding only the failed URLs of a finished run,
+ * read back from its results file.  The new run records retry_of.
+ */
+struct run *
+job_retry_failed(struct run *old, char **cause)
+{
+	struct job	*j = old->job;
+	struct run	*r;
+	FILE		*fp;
+
+	if (!RUN_FINISHED(old) || old->closing) {
+		xasprintf(cause, "run %u of '%s' is still running", old->number,
+		    j->name);
+		return (NULL);
+	}
+	if (old->st.failed == 0 || old->path == NULL) {
+		xasprintf(cause, "run %u of '%s' has no failed URLs",
+		    old->number, j->name);
+		return (NULL);
+	}
+	if ((fp = fopen(old->path, "re")) == NULL) {
+		xasprintf(cause, "%s: %s", old->path, strerror(errno));
+		return (NULL);
+	}
+	r = run_new(j);
+	r->p->hold = j->hold;
+	j->hold->refs++;
+	r->p->retry_fp = fp;
+	r->retry_of = old->number;
+	r->st.total = old->st.failed;
+	if (run_start(r, cause) == -1) {
+		run_not_started(r, *cause);
+		return (r);
+	}
+	r->st.total_known = 1;
+	return (r);
+}
+
+/* Call fn for every origin that is paused, down or held below per-host. */
+void
+job_hosts_held(void (*fn)(const struct host_view *, void *), void *arg)
+{
+	struct host_view	 v;
+	struct host		*h;
+	int64_t			 now = now_usec();
+	int64_t			 wall = util_wallclock_ms();
+	size_t			 b;
+
+	for (b = 0; b < HOST_BUCKETS; b++) {
+		for (h = J.hosts[b]; h != NULL; h = h->next) {
+			memset(&v, 0, sizeof(v));
+			if (h->down) {
+				v.state = "down";
+				v.until = h->probe_at;
+			} else if (h->paused_until > now) {
+				v.state = "paused";
+				v.until = h->paused_until;
+			} else if (h->limit > 0)
+				v.state = "limited";
+			else
+				continue;
+			if (v.until > 0)
+				v.until_wall = wall + (v.until - now) / 1000;
+			v.origin = h->origin;
+			v.limit = h->limit;
+			v.in_flight = h->inflight;
+			v.failures = h->consec;
+			fn(&v, arg);
+		}
+	}
+}
+
 void
 job_set_hook(void (*hook)(struct run *, enum run_event))
 {
@@ -1290,4 +1748,5 @@ job_free(void)
 	}
 	ev_idle_stop(J.loop, &J.admit_idle);
 	ev_idle_stop(J.loop, &J.drain_idle);
+	hosts_free();
 }

@@ -127,6 +127,7 @@ static void	results_async_cb(struct ev_loop *, ev_async *, int);
 static int	rfile_trim(struct rfile *, char **);
 static void	put_u64(struct buf *, uint64_t);
 static void	put_ms(struct buf *, int64_t);
+static void	put_phase(struct buf *, const char *, int64_t);
 static size_t	utf8_seq(const unsigned char *, size_t);
 static void	put_str(struct buf *, const char *, int);
 static struct json_object *ms_object(int64_t);
@@ -282,6 +283,59 @@ results_record(struct buf *b, const struct record *r)
 	put_ms(b, r->queue_usec);
 	if (r->body != NULL)
 		body_encode(r->body, b);
+	buf_add(b, "}\n", 2);
+}
+
+/* Append ,"key":<ms> for a phase time; curl reports 0 for phases not reached. */
+static void
+put_phase(struct buf *b, const char *key, int64_t usec)
+{
+	buf_printf(b, ",\"%s\":", key);
+	put_ms(b, usec);
+}
+
+/* One attempt as a line of RUN.attempts.ndjson (docs/protocol.md explain). */
+void
+results_attempt(struct buf *b, const struct attempt *a)
+{
+	const struct xfer	*x = a->x;
+
+	buf_adds(b, "{\"i\":");
+	put_u64(b, a->i);
+	buf_adds(b, ",\"url\":");
+	put_str(b, a->url, 1);
+	buf_adds(b, ",\"attempt\":");
+	put_u64(b, a->n);
+	buf_adds(b, ",\"start\":");
+	put_u64(b, (uint64_t)a->start_wall);
+	put_phase(b, "queue_ms", a->queue_usec);
+	put_phase(b, "dns_ms", x->t_dns);
+	put_phase(b, "connect_ms", x->t_connect);
+	put_phase(b, "tls_ms", x->t_tls);
+	put_phase(b, "ttfb_ms", x->t_ttfb);
+	put_phase(b, "total_ms", x->t_total);
+	if (x->status > 0) {
+		buf_adds(b, ",\"status\":");
+		put_u64(b, (uint64_t)x->status);
+	}
+	if (a->error != NULL) {
+		buf_adds(b, ",\"error\":");
+		put_str(b, a->error, 0);
+		buf_adds(b, ",\"detail\":");
+		put_str(b, x->detail, 0);
+	}
+	if (x->retry_after[0] != '\0') {
+		buf_adds(b, ",\"retry_after\":");
+		put_str(b, x->retry_after, 0);
+	}
+	buf_adds(b, ",\"decision\":");
+	put_str(b, a->decision, 0);
+	if (a->delay_usec >= 0)
+		put_phase(b, "delay_ms", a->delay_usec);
+	if (a->why != NULL) {
+		buf_adds(b, ",\"why\":");
+		put_str(b, a->why, 0);
+	}
 	buf_add(b, "}\n", 2);
 }
 
@@ -731,9 +785,27 @@ fail:
  * Open (create, or continue) STATE/results/JOB/RUN.ndjson.  Runs on the
  * loop: creating a directory and opening a file are quick enough.
  */
+static struct rfile *rfile_open(const char *, const char *, unsigned,
+		    const char *, char **);
+
 struct rfile *
 results_open(const char *state_dir, const char *job, unsigned run,
     char **cause)
+{
+	return (rfile_open(state_dir, job, run, "ndjson", cause));
+}
+
+/* RUN.attempts.ndjson: one line per attempt, for explain. */
+struct rfile *
+results_open_attempts(const char *state_dir, const char *job, unsigned run,
+    char **cause)
+{
+	return (rfile_open(state_dir, job, run, "attempts.ndjson", cause));
+}
+
+static struct rfile *
+rfile_open(const char *state_dir, const char *job, unsigned run,
+    const char *ext, char **cause)
 {
 	struct rfile	*rf;
 
@@ -750,7 +822,7 @@ results_open(const char *state_dir, const char *job, unsigned run,
 	rf->fd = -1;
 	TAILQ_INIT(&rf->held);
 	xasprintf(&rf->dir, "%s/results/%s", state_dir, job);
-	xasprintf(&rf->path, "%s/%u.ndjson", rf->dir, run);
+	xasprintf(&rf->path, "%s/%u.%s", rf->dir, run, ext);
 	xasprintf(&rf->sum_path, "%s/%u.summary.json", rf->dir, run);
 	xasprintf(&rf->tmp_path, "%s.tmp", rf->sum_path);
 	if (util_mkdirs(rf->dir, 0750) == -1) {
@@ -931,6 +1003,9 @@ results_summary(const struct run *run)
 		json_object_object_add(o, "latency_ms", lat);
 	}
 	json_object_object_add(o, "slowest", slowest(st));
+	if (run->retry_of > 0)
+		json_object_object_add(o, "retry_of",
+		    json_object_new_int64(run->retry_of));
 	if (run->path != NULL)
 		json_object_object_add(o, "results",
 		    json_object_new_string(run->path));
@@ -970,4 +1045,34 @@ results_last_run(const char *state_dir, const char *job)
 	}
 	closedir(d);
 	return (last);
+}
+
+/*
+ * The next failed record of a results file (retry-failed): appends its URL
+ * to url and returns 1, or 0 at the end.  Lines that do not parse (a torn
+ * last line) are skipped.
+ */
+int
+results_next_failed(FILE *fp, struct buf *url)
+{
+	char			*line = NULL;
+	size_t			 cap = 0;
+	struct json_object	*o, *u, *e;
+	int			 found = 0;
+
+	while (!found && getline(&line, &cap, fp) != -1) {
+		if (strstr(line, "\"error\":") == NULL ||
+		    (o = json_tokener_parse(line)) == NULL)
+			continue;
+		found = json_object_object_get_ex(o, "error", &e) &&
+		    json_object_object_get_ex(o, "url", &u) &&
+		    json_object_is_type(u, json_type_string);
+		if (found) {
+			buf_reset(url);
+			buf_adds(url, json_object_get_string(u));
+		}
+		json_object_put(o);
+	}
+	free(line);
+	return (found);
 }

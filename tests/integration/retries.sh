@@ -7,25 +7,31 @@
 t_init retries
 t_upstream
 t_fetchd
+# breaker = never: these jobs share one origin and fail on purpose; the
+# breaker has its own test (politeness.sh).
 cat > "$T/r.conf" <<CONF
 [job flaky]
+breaker = never
 url = $UP/flaky/[1-5]?fail=2
 retries = 2
 backoff = 10ms
 backoff-max = 100ms
 
 [job after]
+breaker = never
 url = $UP/after/1?fail=1&retry_after=1
 backoff = 10ms
 backoff-max = 5s
 
 [job post]
+breaker = never
 url = $UP/post/1?status=503
 method = POST
 body = {"x":1}
 backoff = 10ms
 
 [job spent]
+breaker = never
 url = $UP/spent/[1-50]?status=503
 retries = 2
 backoff = 1ms
