@@ -7,12 +7,15 @@
  * function until it returns an exit status.  What people see is drawn by
  * the struct output chosen once (output.c: human or --json); this file
  * formats only usage and error messages.  I/O is blocking and there is no
- * event loop: the only long waits are watch and submit --wait, which end
- * on the last "finished" event, on Ctrl-C, or when fetchd hangs up.
+ * event loop: the only long waits are watch and submit (or retry-failed)
+ * --wait, which end on the last "finished" event, on Ctrl-C, or when
+ * fetchd hangs up.
  *
  * Exit status: 0 success; 1 a run shown finished partial, failed or
  * cancelled; 2 a usage or connection error, an error reply, or Ctrl-C
- * during submit --wait (the runs go on in fetchd).
+ * during --wait (the runs go on in fetchd).  An error reply listed in
+ * answers[] (retry-failed of a run without failures) is printed and
+ * exits 0.
  */
 #include "config.h"
 
@@ -25,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -119,8 +123,12 @@ static volatile sig_atomic_t	 got_sigint;
 
 static struct json_object *build_job(struct ctl *);
 static struct json_object *build_submit(struct ctl *);
+static struct json_object *build_explain(struct ctl *);
 static struct json_object *build_version(struct ctl *);
 static int	print_submit(struct ctl *, const struct reply *);
+static int	print_retry(struct ctl *, const struct reply *);
+static int	print_explain(struct ctl *, const struct reply *);
+static int	print_reload(struct ctl *, const struct reply *);
 static int	print_status(struct ctl *, const struct reply *);
 static int	print_list(struct ctl *, const struct reply *);
 static int	print_watch(struct ctl *, const struct reply *);
@@ -149,9 +157,18 @@ static const struct cmd cmds[] = {
 	{ "failures", "JOB [--run N]",
 	    "a run's failed URLs: counts by error, then a table",
 	    0, O_RUN, 1, 1, build_job, print_failures },
+	{ "explain", "JOB URL|INDEX [--run N]",
+	    "every attempt of one URL: timings, status, retry decisions",
+	    0, O_RUN, 2, 2, build_explain, print_explain },
+	{ "retry-failed", "JOB [--run N] [--wait]",
+	    "a new run of the URLs that failed in a run; --wait as submit",
+	    1, O_RUN | O_WAIT, 1, 1, build_job, print_retry },
 	{ "cancel", "JOB [--run N]",
 	    "cancel a run (the latest unless --run)",
 	    1, O_RUN, 1, 1, build_job, print_cancel },
+	{ "reload", "",
+	    "make fetchd read its configuration and jobs-dir again",
+	    1, 0, 0, 0, build_job, print_reload },
 	{ "ping", "",
 	    "check that fetchd answers",
 	    0, 0, 0, 0, build_job, print_ping },
@@ -263,8 +280,9 @@ usage(FILE *f)
 	    "  -V, --version      fetchctl's version (no daemon needed)\n"
 	    "\nexit status: 0 success; 1 a run shown finished partial, failed"
 	    " or\ncancelled; 2 a usage or connection error, an error from"
-	    " fetchd, or Ctrl-C\nduring submit --wait (the runs keep going:"
-	    " see fetchctl status).\nwatch runs until Ctrl-C and then"
+	    " fetchd, or Ctrl-C\nduring submit or retry-failed --wait (the runs"
+	    " keep going: see fetchctl\nstatus).  watch runs until Ctrl-C and"
+	    " then exits 0; retry-failed of a run\nwithout failures says so and"
 	    " exits 0.\n", sock);
 	free(sock);
 }
@@ -692,6 +710,23 @@ build_job(struct ctl *ctl)
 	return (req);
 }
 
+/* explain: a URL, or its index in the job's input when all digits. */
+static struct json_object *
+build_explain(struct ctl *ctl)
+{
+	struct json_object	*req;
+	const char		*url = ctl->args.pos[1];
+	uint64_t		 i;
+
+	req = build_job(ctl);
+	if (util_parse_uint(url, 0, INT64_MAX, &i, NULL) == 0)
+		json_object_object_add(req, "i", json_object_new_int64(
+		    (int64_t)i));
+	else
+		json_object_object_add(req, "url", json_object_new_string(url));
+	return (req);
+}
+
 static struct json_object *
 build_version(struct ctl *ctl)
 {
@@ -778,11 +813,29 @@ build_submit(struct ctl *ctl)
 
 /* Replies. */
 
-/* Any error reply: print it and exit 2. */
+/* Error replies that answer the question rather than fail: exit 0. */
+static const struct answer {
+	const char	*cmd;
+	const char	*code;
+} answers[] = {
+	{ "retry-failed",	"no_failures" },	/* nothing to retry */
+};
+
+/* Any error reply: print it and exit 2, or 0 for the answers above. */
 static int
 print_error(struct ctl *ctl, const struct reply *r)
 {
+	const char	*code = obj_str(obj_get(r->obj, "error"), "code");
+	size_t		 i;
+
 	ctl->out->stop();
+	for (i = 0; code != NULL && i < nitems(answers); i++) {
+		if (strcmp(answers[i].cmd, ctl->cmd->name) == 0 &&
+		    strcmp(answers[i].code, code) == 0) {
+			ctl->out->notice(r);
+			return (CTL_EXIT_OK);
+		}
+	}
 	ctl->out->error(r, ctl->cmd->name, ctl->cmd->mutating);
 	return (CTL_EXIT_ERR);
 }
@@ -798,6 +851,20 @@ static int
 print_version(struct ctl *ctl, const struct reply *r)
 {
 	ctl->out->version(r);
+	return (CTL_EXIT_OK);
+}
+
+static int
+print_explain(struct ctl *ctl, const struct reply *r)
+{
+	ctl->out->explain(r);
+	return (CTL_EXIT_OK);
+}
+
+static int
+print_reload(struct ctl *ctl, const struct reply *r)
+{
+	ctl->out->reloaded(r);
 	return (CTL_EXIT_OK);
 }
 
@@ -1028,19 +1095,19 @@ wait_start(struct ctl *ctl, struct json_object *runs)
 }
 
 /*
- * submit: the reply names the runs started.  With --wait, then the first
- * watch reply and the events of those runs until each has finished.
+ * submit and retry-failed: the reply names the runs started.  With
+ * --wait, then the first watch reply and the events of those runs until
+ * each has finished.
  */
 static int
-print_submit(struct ctl *ctl, const struct reply *r)
+wait_reply(struct ctl *ctl, const struct reply *r)
 {
 	struct json_object	*runs, *jobs, *snap;
 	struct waitrun		*w;
 	size_t			 i, n;
 	int			 ev;
 
-	if (ctl->nruns == 0) {			/* the reply to submit */
-		ctl->out->submitted(r);
+	if (ctl->nruns == 0) {			/* the reply that started */
 		runs = obj_get(r->obj, "runs");
 		if (!(ctl->args.opts & O_WAIT) ||
 		    !json_object_is_type(runs, json_type_array) ||
@@ -1071,6 +1138,22 @@ print_submit(struct ctl *ctl, const struct reply *r)
 	return (CTL_MORE);
 }
 
+static int
+print_submit(struct ctl *ctl, const struct reply *r)
+{
+	if (ctl->nruns == 0)
+		ctl->out->submitted(r);
+	return (wait_reply(ctl, r));
+}
+
+static int
+print_retry(struct ctl *ctl, const struct reply *r)
+{
+	if (ctl->nruns == 0)
+		ctl->out->retrying(r);
+	return (wait_reply(ctl, r));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1079,6 +1162,7 @@ main(int argc, char *argv[])
 	struct reply		 r;
 	int			 rc = CTL_MORE;
 
+	setlocale(LC_CTYPE, "");	/* output.c: UTF-8 or ASCII symbols */
 	ctl_init(&ctl, argc, argv);
 	req = ctl.cmd->build_request(&ctl);
 	signals_init();

@@ -43,13 +43,19 @@ enum watch_ev {
  * the events of the runs shown), progress each snapshot in it; idle says
  * that watch has nothing running to show; summary shows a run that submit
  * --wait saw finish; stop ends progress output (done, Ctrl-C or error).
+ * retrying: the reply to retry-failed; notice: an error reply that is an
+ * answer (nothing to retry), not a failure.
  */
 struct output {
 	void	(*client_version)(void);
 	void	(*ping)(const struct reply *);
 	void	(*version)(const struct reply *);
 	void	(*submitted)(const struct reply *);
+	void	(*retrying)(const struct reply *);
+	void	(*reloaded)(const struct reply *);
+	void	(*explain)(const struct reply *);
 	void	(*cancelled)(const struct reply *);
+	void	(*notice)(const struct reply *);
 	void	(*table)(const struct reply *);
 	void	(*detail)(const struct reply *);
 	void	(*record)(const struct reply *, struct json_object *);

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 
 #include <inttypes.h>
+#include <langinfo.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@
 #include "util.h"
 #include "fetchctl.h"
 
-#define TABLE_COLS	9
+#define TABLE_COLS	10
 #define TABLE_MEASURE	1000	/* rows that size a table's columns */
 #define REDRAW_USEC	(100 * 1000)	/* terminal: 10 redraws/s */
 #define PLAIN_USEC	(1000 * 1000)	/* elsewhere: a line a second */
@@ -94,6 +95,27 @@ fmt_bytes(double v, char *b, size_t len)
 	else
 		snprintf(b, len, "%.1f%c", v, sfx[i]);
 	return (b);
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* "→" where the locale's charset is UTF-8, else "->". */
+static const char *
+arrow(void)
+{
+	static const char	*a;
+
+	if (a == NULL)
+		a = strcmp(nl_langinfo(CODESET), "UTF-8") == 0 ?
+		    "\xe2\x86\x92" : "->";
+	return (a);
 }
 
 /* Wall-clock milliseconds since the epoch, in local time. */
@@ -352,6 +374,23 @@ human_version(const struct reply *r)
 }
 
 static void
+human_reloaded(const struct reply *r)
+{
+	(void)r;
+	printf("fetchd reloaded its configuration\n");
+}
+
+/* An error reply that answers the question: its message, on stdout. */
+static void
+human_notice(const struct reply *r)
+{
+	struct json_object	*e = obj_get(r->obj, "error");
+
+	printf("%s\n", obj_str(e, "message") != NULL ?
+	    obj_str(e, "message") : ostr(e, "code"));
+}
+
+static void
 human_submitted(const struct reply *r)
 {
 	struct json_object	*runs = obj_get(r->obj, "runs"), *o;
@@ -370,6 +409,33 @@ human_submitted(const struct reply *r)
 			    obj_str(o, "reason") != NULL ? ": " : "",
 			    obj_str(o, "reason") != NULL ?
 			    obj_str(o, "reason") : "");
+	}
+	fflush(stdout);
+}
+
+/* "retrying 12 failed URLs of items run 3 as run 4". */
+static void
+human_retrying(const struct reply *r)
+{
+	struct json_object	*runs = obj_get(r->obj, "runs"), *o;
+	size_t			 i;
+
+	for (i = 0; i < array_len(runs); i++) {
+		o = json_object_array_get_idx(runs, i);
+		printf("retrying ");
+		if (obj_get(o, "total") != NULL)
+			printf("%" PRId64 " failed URL%s", obj_int(o, "total"),
+			    obj_int(o, "total") == 1 ? "" : "s");
+		else
+			printf("the failed URLs");
+		if (obj_get(o, "retry_of") != NULL)
+			printf(" of %s run %" PRId64, ostr(o, "name"),
+			    obj_int(o, "retry_of"));
+		else
+			printf(" of %s", ostr(o, "name"));
+		printf(" as run %" PRId64 "\n", obj_int(o, "run"));
+		if (obj_str(o, "results") != NULL)
+			printf("  results: %s\n", obj_str(o, "results"));
 	}
 	fflush(stdout);
 }
@@ -399,7 +465,8 @@ static void
 human_table(const struct reply *r)
 {
 	static const char *const cols[] = { "NAME", ">RUN", "STATE",
-	    ">PROGRESS", ">OK", ">FAILED", ">INFLIGHT", ">RATE", ">ELAPSED" };
+	    ">PROGRESS", ">OK", ">FAILED", ">RETRY", ">INFLIGHT", ">RATE",
+	    ">ELAPSED" };
 	struct json_object	*jobs = obj_get(r->obj, "jobs"), *s;
 	struct table		 t;
 	char			*row[TABLE_COLS], d[32];
@@ -418,9 +485,10 @@ human_table(const struct reply *r)
 		row[3] = progress_cell(s);
 		row[4] = cellf("%" PRId64, obj_int(s, "ok"));
 		row[5] = cellf("%" PRId64, obj_int(s, "failed"));
-		row[6] = cellf("%" PRId64, obj_int(s, "in_flight"));
-		row[7] = cellf("%.1f/s", obj_double(s, "rate"));
-		row[8] = cell(fmt_dur(obj_double(s, "elapsed_ms"), d,
+		row[6] = cellf("%" PRId64, obj_int(s, "retrying"));
+		row[7] = cellf("%" PRId64, obj_int(s, "in_flight"));
+		row[8] = cellf("%.1f/s", obj_double(s, "rate"));
+		row[9] = cell(fmt_dur(obj_double(s, "elapsed_ms"), d,
 		    sizeof(d)));
 		table_add(&t, row);
 	}
@@ -446,6 +514,53 @@ detail_times(struct json_object *s)
 	printf("   elapsed %s\n", b);
 }
 
+/* A held host's state: "paused for 1.2s", "down", "limited". */
+static const char *
+held_state(struct json_object *h, int64_t now, char *b, size_t len)
+{
+	char	 d[32];
+	int64_t	 until = obj_int(h, "until");
+
+	if (obj_get(h, "until") != NULL && until > now)
+		snprintf(b, len, "%s for %s", ostr(h, "state"),
+		    fmt_dur((double)(until - now), d, sizeof(d)));
+	else
+		snprintf(b, len, "%s", ostr(h, "state"));
+	return (b);
+}
+
+/*
+ * Detail view: the origins held back, aligned,
+ * "  held      http://h:8080  paused for 1.2s  limit 4  in flight 2 ...".
+ */
+static void
+detail_held(struct json_object *s)
+{
+	struct json_object	*held = obj_get(s, "hosts_held"), *h;
+	char			 st[96];
+	size_t			 i, n = array_len(held), ow = 0, sw = 0;
+	int64_t			 now = wall_ms();
+
+	for (i = 0; i < n; i++) {
+		h = json_object_array_get_idx(held, i);
+		if (textwidth(ostr(h, "origin")) > ow)
+			ow = textwidth(ostr(h, "origin"));
+		if (strlen(held_state(h, now, st, sizeof(st))) > sw)
+			sw = strlen(st);
+	}
+	for (i = 0; i < n; i++) {
+		h = json_object_array_get_idx(held, i);
+		printf("%s%s%*s  %-*s", i == 0 ? "  held      " : "            ",
+		    ostr(h, "origin"),
+		    (int)(ow - textwidth(ostr(h, "origin"))), "", (int)sw,
+		    held_state(h, now, st, sizeof(st)));
+		if (obj_get(h, "limit") != NULL)
+			printf("  limit %" PRId64, obj_int(h, "limit"));
+		printf("  in flight %" PRId64 "  failures %" PRId64 "\n",
+		    obj_int(h, "in_flight"), obj_int(h, "failures"));
+	}
+}
+
 /* Detail view: errors, hosts, slowest URLs, where the results are. */
 static void
 detail_tail(struct json_object *s)
@@ -456,6 +571,7 @@ detail_tail(struct json_object *s)
 
 	print_counts(obj_get(s, "errors"), "            ", "  errors    ", 0);
 	print_counts(obj_get(s, "hosts"), "            ", "  hosts     ", 0);
+	detail_held(s);
 	for (i = 0; i < array_len(slow); i++) {
 		o = json_object_array_get_idx(slow, i);
 		printf("%s%9s  %s\n", i == 0 ? "  slowest " : "          ",
@@ -481,6 +597,8 @@ detail_one(struct json_object *s)
 	    obj_int(s, "run"), state);
 	if (obj_str(s, "reason") != NULL)
 		printf("  reason    %s\n", obj_str(s, "reason"));
+	if (obj_get(s, "retry_of") != NULL)
+		printf("  retry of  run %" PRId64 "\n", obj_int(s, "retry_of"));
 	detail_times(s);
 	printf("  progress  %" PRId64, obj_int(s, "done"));
 	if (obj_get(s, "total_known") == NULL || obj_bool(s, "total_known"))
@@ -678,6 +796,140 @@ human_failures_end(const struct reply *r)
 	if (failtab.total == 0)
 		printf("no failed URLs\n");
 	table_end(&failtab);
+}
+
+/*
+ * Human output: explain, a timeline with one block per attempt,
+ *   #1  12:00:00.123  +0.0ms  queued 0.0ms  dns 0.1  connect 0.4  tls -
+ *       first byte 12.0  total 12.3 ms  → 503 http_503 (Retry-After: 1)
+ *      retry in 1000.0ms: http_503 is in retry-on; attempt 1 of 3; ...
+ * (on one line), then what the URL came to.
+ */
+
+/* Local time of day with milliseconds: "12:00:00.123". */
+static const char *
+fmt_clock(double ms, char *b, size_t len)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)(ms / 1000.0);
+	int		 milli = (int)(ms - (double)t * 1000.0);
+
+	if (ms < 0 || localtime_r(&t, &tm) == NULL ||
+	    strftime(b, len, "%H:%M:%S", &tm) == 0)
+		snprintf(b, len, "%.0f", ms);
+	else
+		snprintf(b + strlen(b), len - strlen(b), ".%03d", milli);
+	return (b);
+}
+
+/* A phase time from the attempt's start, "-" when absent (tls: or 0). */
+static void
+explain_phase(struct buf *b, struct json_object *a, const char *label,
+    const char *key, int zero_is_none)
+{
+	if (obj_get(a, key) == NULL ||
+	    (zero_is_none && obj_double(a, key) == 0.0))
+		buf_printf(b, "  %s -", label);
+	else
+		buf_printf(b, "  %s %.1f", label, obj_double(a, key));
+}
+
+/* "→ 503 http_503 (Retry-After: 1)", "→ timeout (detail)", "→ 200 ok". */
+static void
+explain_result(struct buf *b, struct json_object *a)
+{
+	const char	*err = obj_str(a, "error");
+	const char	*detail = obj_str(a, "detail");
+	const char	*ra = obj_str(a, "retry_after");
+
+	buf_printf(b, "  %s", arrow());
+	if (obj_int(a, "status") > 0)
+		buf_printf(b, " %" PRId64, obj_int(a, "status"));
+	buf_printf(b, " %s", err != NULL ? err : "ok");
+	if (err == NULL || strncmp(err, "http_", 5) == 0)
+		detail = NULL;		/* the status says it */
+	if (detail != NULL && ra != NULL)
+		buf_printf(b, " (%s; Retry-After: %s)", detail, ra);
+	else if (detail != NULL || ra != NULL)
+		buf_printf(b, " (%s%s)", ra != NULL ? "Retry-After: " : "",
+		    ra != NULL ? ra : detail);
+}
+
+static void
+explain_attempt(struct json_object *a, double t0)
+{
+	struct buf	 b;
+	const char	*dec = obj_str(a, "decision");
+	const char	*why = obj_str(a, "why");
+	char		 c[64];
+	double		 off = obj_double(a, "start") - t0;
+
+	buf_init(&b);
+	buf_printf(&b, "#%" PRId64 "  %s  +", obj_int(a, "attempt"),
+	    fmt_clock(obj_double(a, "start"), c, sizeof(c)));
+	if (off < 10000.0)
+		buf_printf(&b, "%.1fms", off);
+	else
+		buf_adds(&b, fmt_dur(off, c, sizeof(c)));
+	buf_printf(&b, "  queued %.1fms", obj_double(a, "queue_ms"));
+	explain_phase(&b, a, "dns", "dns_ms", 0);
+	explain_phase(&b, a, "connect", "connect_ms", 0);
+	explain_phase(&b, a, "tls", "tls_ms", 1);
+	explain_phase(&b, a, "first byte", "ttfb_ms", 0);
+	explain_phase(&b, a, "total", "total_ms", 0);
+	buf_adds(&b, " ms");
+	explain_result(&b, a);
+	puts(b.data);
+	buf_free(&b);
+	if (dec != NULL && strcmp(dec, "retry") == 0)
+		printf("   retry in %.1fms%s%s\n", obj_double(a, "delay_ms"),
+		    why != NULL ? ": " : "", why != NULL ? why : "");
+	else if (dec != NULL && strcmp(dec, "final") == 0)
+		printf("   no retry%s%s\n", why != NULL ? ": " : "",
+		    why != NULL ? why : "");
+}
+
+/* What the URL came to: its result record, or not finished yet. */
+static void
+explain_outcome(struct json_object *rec)
+{
+	const char	*err = obj_str(rec, "error");
+	int64_t		 n = obj_int(rec, "attempts");
+
+	if (rec == NULL) {
+		printf("outcome: not finished yet\n");
+		return;
+	}
+	printf("outcome: %s,", err != NULL ? "failed" : "ok");
+	if (obj_int(rec, "status") > 0)
+		printf(" %" PRId64, obj_int(rec, "status"));
+	if (err != NULL)
+		printf(" %s", err);
+	printf(" after %" PRId64 " attempt%s (last %.1fms, queued %.1fms)",
+	    n, n == 1 ? "" : "s", obj_double(rec, "ms"),
+	    obj_double(rec, "queue_ms"));
+	if (err != NULL && obj_str(rec, "detail") != NULL)
+		printf(": %s", obj_str(rec, "detail"));
+	printf("\n");
+}
+
+static void
+human_explain(const struct reply *r)
+{
+	struct json_object	*att = obj_get(r->obj, "attempts");
+	size_t			 i, n = array_len(att);
+	double			 t0;
+
+	printf("%s run %" PRId64 ", URL %" PRId64 ": %s\n",
+	    ostr(r->obj, "name"), obj_int(r->obj, "run"),
+	    obj_int(r->obj, "i"), ostr(r->obj, "url"));
+	if (n == 0)
+		printf("no attempts yet\n");
+	t0 = n > 0 ? obj_double(json_object_array_get_idx(att, 0), "start") :
+	    0;
+	for (i = 0; i < n; i++)
+		explain_attempt(json_object_array_get_idx(att, i), t0);
+	explain_outcome(obj_get(r->obj, "record"));
 }
 
 /*
@@ -1005,6 +1257,15 @@ human_summary(struct json_object *s)
 		    ostr(s, "name"), obj_int(s, "run"));
 }
 
+/* What became of the request, after an error reply with "errors". */
+static const struct {
+	const char	*code;
+	const char	*what;
+} error_ends[] = {
+	{ "invalid_job",	"nothing submitted" },
+	{ "reload_failed",	"fetchd keeps its previous configuration" },
+};
+
 /* Error replies, on stderr in both outputs. */
 static void
 error_text(const struct reply *r, const char *cmd, int mutating)
@@ -1014,7 +1275,7 @@ error_text(const struct reply *r, const char *cmd, int mutating)
 	const char		*code = obj_str(e, "code");
 	const char		*msg = obj_str(e, "message");
 	const char		*first;
-	size_t			 i;
+	size_t			 i, n = array_len(list);
 	int			 dup;
 
 	fflush(stdout);
@@ -1028,12 +1289,18 @@ error_text(const struct reply *r, const char *cmd, int mutating)
 	else if (msg == NULL && first == NULL)
 		fprintf(stderr, "fetchctl: fetchd: %s\n",
 		    code != NULL ? code : "error");
-	for (i = 0; i < array_len(list); i++)
+	for (i = 0; i < n; i++)
 		fprintf(stderr, "%s\n",
 		    json_object_get_string(json_object_array_get_idx(list, i)));
-	if (dup)
-		fprintf(stderr, "fetchctl: nothing submitted (%zu error%s)\n",
-		    array_len(list), array_len(list) > 1 ? "s" : "");
+	for (i = 0; code != NULL && i < nitems(error_ends); i++) {
+		if (strcmp(code, error_ends[i].code) != 0)
+			continue;
+		if (n > 0)
+			fprintf(stderr, "fetchctl: %s (%zu error%s)\n",
+			    error_ends[i].what, n, n > 1 ? "s" : "");
+		else
+			fprintf(stderr, "fetchctl: %s\n", error_ends[i].what);
+	}
 	if (mutating && code != NULL && strcmp(code, "permission_denied") == 0)
 		fprintf(stderr, "fetchctl: %s changes fetchd's state: run it "
 		    "as root, as fetchd's user or as a member of its admin "
@@ -1051,7 +1318,11 @@ const struct output output_human = {
 	.ping =			human_ping,
 	.version =		human_version,
 	.submitted =		human_submitted,
+	.retrying =		human_retrying,
+	.reloaded =		human_reloaded,
+	.explain =		human_explain,
 	.cancelled =		human_cancelled,
+	.notice =		human_notice,
 	.table =		human_table,
 	.detail =		human_detail,
 	.record =		print_record,
@@ -1112,7 +1383,11 @@ const struct output output_json = {
 	.ping =			json_line,
 	.version =		json_line,
 	.submitted =		json_line,
+	.retrying =		json_line,
+	.reloaded =		json_line,
+	.explain =		json_line,
 	.cancelled =		json_line,
+	.notice =		json_line,
 	.table =		json_line,
 	.detail =		json_line,
 	.record =		print_record,
