@@ -916,19 +916,24 @@ explain_outcome(struct json_object *rec)
 static void
 human_explain(const struct reply *r)
 {
-	struct json_object	*att = obj_get(r->obj, "attempts");
+	struct json_object	*att = obj_get(r->obj, "attempts"), *a0;
+	const char		*url = obj_str(r->obj, "url");
 	size_t			 i, n = array_len(att);
-	double			 t0;
 
+	a0 = n > 0 ? json_object_array_get_idx(att, 0) : NULL;
+	if (url == NULL)		/* asked by index */
+		url = obj_str(obj_get(r->obj, "record"), "url");
+	if (url == NULL)
+		url = obj_str(a0, "url");
 	printf("%s run %" PRId64 ", URL %" PRId64 ": %s\n",
 	    ostr(r->obj, "name"), obj_int(r->obj, "run"),
-	    obj_int(r->obj, "i"), ostr(r->obj, "url"));
+	    obj_int(r->obj, "i"), url != NULL ? url : "?");
 	if (n == 0)
-		printf("no attempts yet\n");
-	t0 = n > 0 ? obj_double(json_object_array_get_idx(att, 0), "start") :
-	    0;
+		printf("%s\n", obj_get(r->obj, "record") != NULL ?
+		    "no attempt was made" : "no attempts yet");
 	for (i = 0; i < n; i++)
-		explain_attempt(json_object_array_get_idx(att, i), t0);
+		explain_attempt(json_object_array_get_idx(att, i),
+		    obj_double(a0, "start"));
 	explain_outcome(obj_get(r->obj, "record"));
 }
 
