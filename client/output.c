@@ -514,18 +514,24 @@ detail_times(struct json_object *s)
 	printf("   elapsed %s\n", b);
 }
 
-/* A held host's state: "paused for 1.2s", "down", "limited". */
+/*
+ * A held host's state and what its "until" means: "paused for 1.2s" (a
+ * Retry-After pause), "down, probe in 3.0s" (the breaker is open),
+ * "limited" (adaptive concurrency below per-host).
+ */
 static const char *
 held_state(struct json_object *h, int64_t now, char *b, size_t len)
 {
-	char	 d[32];
-	int64_t	 until = obj_int(h, "until");
+	const char	*state = ostr(h, "state");
+	char		 d[32];
+	int64_t		 until = obj_int(h, "until");
 
-	if (obj_get(h, "until") != NULL && until > now)
-		snprintf(b, len, "%s for %s", ostr(h, "state"),
-		    fmt_dur((double)(until - now), d, sizeof(d)));
+	if (obj_get(h, "until") == NULL || until <= now)
+		snprintf(b, len, "%s", state);
 	else
-		snprintf(b, len, "%s", ostr(h, "state"));
+		snprintf(b, len, "%s%s %s", state, strcmp(state, "down") == 0 ?
+		    ", probe in" : " for",
+		    fmt_dur((double)(until - now), d, sizeof(d)));
 	return (b);
 }
 
@@ -554,7 +560,7 @@ detail_held(struct json_object *s)
 		    ostr(h, "origin"),
 		    (int)(ow - textwidth(ostr(h, "origin"))), "", (int)sw,
 		    held_state(h, now, st, sizeof(st)));
-		if (obj_get(h, "limit") != NULL)
+		if (obj_int(h, "limit") > 0)	/* 0: per-host */
 			printf("  limit %" PRId64, obj_int(h, "limit"));
 		printf("  in flight %" PRId64 "  failures %" PRId64 "\n",
 		    obj_int(h, "in_flight"), obj_int(h, "failures"));
