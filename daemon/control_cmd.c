@@ -844,7 +844,8 @@ explain_record(struct explain *e, char *line)
 static int
 explain_pump(struct session *s, void *arg)
 {
-	struct explain	*e = arg;
+	struct explain		*e = arg;
+	struct json_object	*u;
 
 	if (e->phase == 0 && explain_slice(e, explain_attempt) > 0)
 		return (1);
@@ -866,6 +867,9 @@ explain_pump(struct session *s, void *arg)
 	if (e->i >= 0)
 		json_object_object_add(e->reply, "i",
 		    json_object_new_int64(e->i));
+	if (e->url == NULL && json_object_object_get_ex(
+	    json_object_array_get_idx(e->attempts, 0), "url", &u))
+		json_object_object_add(e->reply, "url", json_object_get(u));
 	session_send(s, e->reply);
 	e->reply = NULL;
 	return (0);

@@ -101,6 +101,9 @@ assert [a["decision"] for a in r["attempts"]] == ["retry"] * 4 + ["ok"], r
 assert r["record"]["attempts"] == 5 and r["record"]["status"] == 200, r
 seen = json.load(urllib.request.urlopen(sys.argv[2] + "/__count?key=/spacing/1%3Ffail%3D4"))
 assert seen["count"] == 5, seen
+s.sendall(b'{"v":1,"id":3,"cmd":"explain","job":"spacing","i":0}\n')
+r = json.loads(f.readline())
+assert r["ok"] and r["url"] == url and len(r["attempts"]) == 5, r
 s.sendall(b'{"v":1,"id":2,"cmd":"explain","job":"spacing","url":"http://nowhere/x"}\n')
 r = json.loads(f.readline()); assert r["error"]["code"] == "no_such_url", r
 PY
