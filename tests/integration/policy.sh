@@ -108,6 +108,11 @@ s.sendall(b'{"v":1,"id":2,"cmd":"explain","job":"spacing","url":"http://nowhere/
 r = json.loads(f.readline()); assert r["error"]["code"] == "no_such_url", r
 PY
 
+# The same through fetchctl: a readable timeline, one block per attempt.
+t_ctl explain spacing 0 > "$T/explain" 2>&1 || t_fail "fetchctl explain: $(cat "$T/explain")"
+[ "$(grep -c '^#[0-9]' "$T/explain")" -eq 5 ] || t_fail "explain blocks: $(cat "$T/explain")"
+grep -q "retry in" "$T/explain" || t_fail "explain lacks the retry decisions: $(cat "$T/explain")"
+
 # retry-failed: a new run of only the failed URLs, linked to the old one.
 cat > "$T/rf.conf" <<CONF
 [job rf]
