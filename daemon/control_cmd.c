@@ -973,6 +973,31 @@ cmd_retry_failed(struct session *s, struct json_object *req, int64_t id)
 	session_send(s, o);
 }
 
+/* reload: re-read the daemon file and jobs-dir; all or nothing. */
+static void
+cmd_reload(struct session *s, struct json_object *req, int64_t id)
+{
+	struct json_object	*o, *a;
+	char			*cause = NULL, *line, *save = NULL;
+
+	if (fetchd_reload(&cause) == 0) {
+		session_send(s, proto_reply_ok(id));
+		free(cause);
+		return;
+	}
+	if (cause == NULL)
+		cause = xstrdup("reload failed");
+	o = proto_reply_error(id, PERR_RELOAD, "reload rejected; the "
+	    "running configuration is kept");
+	a = json_object_new_array();
+	for (line = strtok_r(cause, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		json_object_array_add(a, json_object_new_string(line));
+	json_object_object_add(o, "errors", a);
+	session_send(s, o);
+	free(cause);
+}
+
 /* Sorted by name. */
 static const struct cmd cmds[] = {
 	{ "cancel",	1, cmd_cancel },
@@ -980,6 +1005,7 @@ static const struct cmd cmds[] = {
 	{ "failures",	0, cmd_failures },
 	{ "list",	0, cmd_list },
 	{ "ping",	0, cmd_ping },
+	{ "reload",	1, cmd_reload },
 	{ "results",	0, cmd_results },
 	{ "retry-failed", 1, cmd_retry_failed },
 	{ "status",	0, cmd_status },
