@@ -33,11 +33,7 @@
 #define MSGID_RUN_FAILED	"9c4a6e8f0b2d43c5d7e9f1a3b5c7d9e2"
 #define MSGID_URL_FAILED	"1d5b7f9a2c4e44d6e8f0a2b4c6d8e0f3"
 #define MSGID_URL_OK		"2e6c8a0b3d5f45e7f9a1b3c5d7e9f1a4"
-#ifndef MSGID_HOST_PAUSED		/* log.h may define the host events */
-#define MSGID_HOST_PAUSED	"3f7d9b1c4e6a46f8a0b2c4d6e8f0a2b5"
-#define MSGID_HOST_DOWN		"4a8e0c2d5f7b47a9b1c3d5e7f9a1b3c6"
-#define MSGID_HOST_UP		"5b9f1d3e6a8c48b0c2d4e6f8a0b2c4d7"
-#endif
+/* The host events (MSGID_HOST_*) are in log.h. */
 
 const char *const run_state_names[] = {
 	"queued", "running", "done", "partial", "failed", "cancelled"
