@@ -286,6 +286,8 @@ control_cmd_snapshot(const struct run *r)
 	}
 	if (r->retry_of > 0)
 		snap_add_int(o, "retry_of", r->retry_of);
+	if (r->resumed > 0)
+		snap_add_int(o, "resumed", r->resumed);
 	if (r->path != NULL)
 		json_object_object_add(o, "results",
 		    json_object_new_string(r->path));

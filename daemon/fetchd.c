@@ -442,12 +442,17 @@ static void
 start_jobs(const struct daemonconf *dc)
 {
 	struct jobfile	 jf;
-	struct run	*runs[1024];
 	char		*cause = NULL;
 
 	if (load_jobs(dc, &jf, 0) == -1)
 		fatalx("%s: errors in job files; not starting", dc->jobs_dir);
-	if (jf.njobs > 0 && job_submit(&jf, runs, nitems(runs), &cause) == -1)
+	/*
+	 * Saved jobs first, with their unfinished runs resumed; then
+	 * jobs-dir: a job seen for the first time starts a run, a known one
+	 * only takes the file's definition for its next run.
+	 */
+	job_resume();
+	if (jf.njobs > 0 && job_reload(&jf, &cause) == -1)
 		log_warnx("starting jobs from %s: %s", dc->jobs_dir, cause);
 	free(cause);
 	jobfile_free(&jf);

@@ -367,6 +367,7 @@ struct run {
 	struct runstats		 st;
 	char			*path;		/* results file */
 	unsigned		 retry_of;	/* retry-failed of this run */
+	unsigned		 resumed;	/* times resumed after a stop */
 	struct run_priv		*p;		/* job.c's own */
 };
 TAILQ_HEAD(runq, run);
@@ -392,6 +393,8 @@ struct run *job_run(struct job *, unsigned);	/* 0 = latest */
 /* Define or replace the jobs of a parsed file and start a run of each. */
 int	 job_submit(struct jobfile *, struct run **, size_t, char **);
 int	 job_cancel(struct run *, const char *);
+/* Define the saved jobs and resume their unfinished runs (start-up). */
+void	 job_resume(void);
 /* A new run of only the failed URLs of a finished run. */
 struct run *job_retry_failed(struct run *, char **);
 /* An origin held back (paused, down, or limited), for snapshots. */

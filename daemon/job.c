@@ -13,7 +13,11 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
@@ -112,6 +116,8 @@ struct run_priv {
 	int64_t			 tokens_at;
 	ev_timer		 rate_timer;
 	FILE			*retry_fp;	/* retry-failed: old results */
+	uint64_t		*done;		/* resume: indices with a record */
+	size_t			 ndone;		/* words in done */
 	struct rfile		*af;		/* RUN.attempts.ndjson */
 	uint64_t		 retries_granted; /* against retry-budget */
 	ev_timer		 deadline;
@@ -131,6 +137,7 @@ static struct {
 	void			(*shutdown_cb)(void);
 	void			(*idle_cb)(void);	/* job_drain() */
 	int			 draining;
+	int			 resuming;	/* job_resume() at start-up */
 	int			 shutting_down;
 	unsigned		 nclosing;	/* runs flushing results */
 	ev_idle			 admit_idle;
@@ -143,6 +150,7 @@ static void	job_admit(void);
 static void	job_stop(struct run *, enum fclass, const char *);
 static void	drain_idle_cb(struct ev_loop *, ev_idle *, int);
 static void	host_wake_cb(struct ev_loop *, ev_timer *, int);
+static int	unsigned_cmp(const void *, const void *);
 static int64_t	now_usec(void);
 
 /* Statistics helpers. */
@@ -600,6 +608,28 @@ item_free(struct item *it)
 	free(it);
 }
 
+/* Resume: one bit per URL index that already has a final record. */
+static int
+done_has(const struct run_priv *p, uint64_t i)
+{
+	return (i / 64 < p->ndone && (p->done[i / 64] >> (i % 64) & 1));
+}
+
+static void
+done_set(struct run_priv *p, uint64_t i)
+{
+	size_t	 n;
+
+	if (i / 64 >= p->ndone) {
+		n = i / 64 + 1 + p->ndone;
+		p->done = xreallocarray(p->done, n, sizeof(*p->done));
+		memset(p->done + p->ndone, 0, (n - p->ndone) *
+		    sizeof(*p->done));
+		p->ndone = n;
+	}
+	p->done[i / 64] |= 1ULL << (i % 64);
+}
+
 /* The URL source: url patterns by index, then the urls-file. */
 
 /* Next URL of the run into buf; 0 done, 1 got one. */
@@ -611,9 +641,16 @@ source_next(struct run *r, struct buf *url)
 	char			*cause = NULL, line[16384];
 	size_t			 n;
 
-	if (p->retry_fp != NULL) {
-		if (results_next_failed(p->retry_fp, url))
+	while (p->retry_fp != NULL) {
+		if (!results_next_failed(p->retry_fp, url))
+			break;
+		if (!r->st.total_known)
+			r->st.total++;
+		if (!done_has(p, p->next_i))
 			return (1);
+		p->next_i++;
+	}
+	if (p->retry_fp != NULL) {
 		fclose(p->retry_fp);
 		p->retry_fp = NULL;
 		return (0);
@@ -629,6 +666,12 @@ source_next(struct run *r, struct buf *url)
 			continue;
 		}
 		if (p->glob_pos < glob_count(p->glob)) {
+			if (done_has(p, p->next_i)) {
+				/* Fetched before a restart: skip it. */
+				p->glob_pos++;
+				p->next_i++;
+				continue;
+			}
 			buf_reset(url);
 			glob_expand(p->glob, p->glob_pos++, url);
 			return (1);
@@ -644,9 +687,14 @@ source_next(struct run *r, struct buf *url)
 		if (n == 0 || line[strspn(line, " \t")] == '#' ||
 		    line[strspn(line, " \t")] == '\0')
 			continue;
+		if (!r->st.total_known)
+			r->st.total++;
+		if (done_has(p, p->next_i)) {
+			p->next_i++;
+			continue;
+		}
 		buf_reset(url);
 		buf_adds(url, line + strspn(line, " \t"));
-		r->st.total++;
 		return (1);
 	}
 	if (p->urls_fp != NULL) {
@@ -1173,6 +1221,7 @@ run_free(struct run *r)
 		fclose(p->urls_fp);
 	if (p->retry_fp != NULL)
 		fclose(p->retry_fp);
+	free(p->done);
 	free(p->reqbody);
 	buf_free(&p->line);
 	hold_put(p->hold);
@@ -1250,7 +1299,8 @@ run_start(struct run *r, char **cause)
 		    strerror(errno));
 		return (-1);
 	}
-	r->st.total_known = p->urls_fp == NULL;
+	r->st.total_known = p->urls_fp == NULL &&
+	    (p->retry_fp == NULL || r->st.total > 0);
 	if (run_load_body(r, cause) == -1)
 		return (-1);
 	if ((p->rf = results_open(J.dc->state_dir, r->job->name, r->number,
@@ -1488,6 +1538,54 @@ run_not_started(struct run *r, char *why)
 	run_event(r, RUNEV_FINISHED);
 }
 
+/*
+ * Saved definitions: STATE/jobs/NAME.conf, the normalized text of the job
+ * (printconf), written to a temporary name, fsync'd and renamed, so a job
+ * submitted at run time is known again after a restart.  This happens at
+ * submit or reload, off the transfer path.
+ */
+static int
+fsync_dir(const char *dir)
+{
+	int	 fd, rc;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return (-1);
+	rc = fsync(fd);
+	close(fd);
+	return (rc);
+}
+
+static void
+job_persist(struct job *j)
+{
+	struct jobfile	 jf;
+	struct jobdef	*one[1];
+	char		*dir, *path, *tmp;
+	FILE		*fp;
+	int		 ok;
+
+	xasprintf(&dir, "%s/jobs", J.dc->state_dir);
+	xasprintf(&path, "%s/%s.conf", dir, j->name);
+	xasprintf(&tmp, "%s.tmp", path);
+	one[0] = j->def;
+	jf.jobs = one;
+	jf.njobs = 1;
+	ok = util_mkdirs(dir, 0750) == 0 && (fp = fopen(tmp, "we")) != NULL;
+	if (ok) {
+		printconf_jobs(fp, &jf);
+		ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+		ok = fclose(fp) == 0 && ok;
+		ok = ok && rename(tmp, path) == 0 && fsync_dir(dir) == 0;
+	}
+	if (!ok)
+		log_warn("saving job %s to %s; it will not survive a restart",
+		    j->name, path);
+	free(dir);
+	free(path);
+	free(tmp);
+}
+
 /* Find or create the job of this definition; the job takes def. */
 static struct job *
 job_define(struct jobdef *def)
@@ -1505,6 +1603,8 @@ job_define(struct jobdef *def)
 	hold_put(j->hold);
 	j->hold = hold_new(def);
 	j->def = def;
+	if (!J.resuming)
+		job_persist(j);
 	/* Run numbers continue after a restart: ask the results directory. */
 	last = results_last_run(J.dc->state_dir, j->name);
 	if (last > j->last_number)
@@ -1562,6 +1662,217 @@ job_submit(struct jobfile *jf, struct run **runs, size_t max, char **cause)
 }
 
 /*
+ * Resume.  A run is unfinished when RUN.ndjson exists without
+ * RUN.summary.json.  Its records say which URL indices are done (a bit
+ * each); the run continues with the others, counts rebuilt from the file.
+ * A torn last line is cut when the file is opened (results.c), so that URL
+ * is fetched again.
+ */
+
+/* Count one stored record into the run's bitmap and counters. */
+static void
+resume_line(struct run *r, const char *line)
+{
+	const char	*e;
+	char		 name[64];
+	uint64_t	 i;
+	size_t		 n;
+
+	if (strncmp(line, "{\"i\":", 5) != 0)
+		return;
+	i = strtoull(line + 5, NULL, 10);
+	if (done_has(r->p, i))
+		return;
+	done_set(r->p, i);
+	r->st.done++;
+	/* Records put "error" right after "url" and "status". */
+	if ((e = strstr(line, ",\"error\":\"")) == NULL ||
+	    (strstr(line, ",\"body") != NULL && strstr(line, ",\"body") < e)) {
+		r->st.ok++;
+		return;
+	}
+	r->st.failed++;
+	e += 10;
+	n = strcspn(e, "\"");
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, e, n);
+	name[n] = '\0';
+	namecount_inc(&r->st.errors, &r->st.nerrors, 64, name);
+}
+
+static int
+resume_scan(struct run *r, const char *path)
+{
+	FILE	*fp;
+	char	*line = NULL;
+	size_t	 cap = 0;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return (-1);
+	while (getline(&line, &cap, fp) != -1)
+		if (line[0] != '\0' && line[strlen(line) - 1] == '\n')
+			resume_line(r, line);
+	free(line);
+	fclose(fp);
+	return (0);
+}
+
+/* How many times this run was resumed: one byte per resume in RUN.resumes. */
+static unsigned
+resume_count(const char *dir, unsigned n)
+{
+	char		*path;
+	struct stat	 st;
+	int		 fd;
+	unsigned	 count = 1;
+
+	xasprintf(&path, "%s/%u.resumes", dir, n);
+	if (stat(path, &st) == 0)
+		count = (unsigned)st.st_size + 1;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0640)) != -1) {
+		if (write(fd, "r", 1) != 1)
+			log_warn("%s", path);
+		close(fd);
+	}
+	free(path);
+	return (count);
+}
+
+static void
+run_resume(struct job *j, const char *dir, unsigned n)
+{
+	struct run	*r;
+	char		*path, *old, *cause = NULL;
+	FILE		*fp;
+	unsigned	 of = 0;
+
+	r = run_new(j);
+	j->last_number--;		/* run_new() took a new number */
+	r->number = n;
+	r->p->hold = j->hold;
+	j->hold->refs++;
+	xasprintf(&path, "%s/%u.ndjson", dir, n);
+	resume_scan(r, path);
+	free(path);
+	/* A retry-failed run reads the failures of its first run again. */
+	xasprintf(&path, "%s/%u.retry", dir, n);
+	if ((fp = fopen(path, "re")) != NULL) {
+		if (fscanf(fp, "%u", &of) == 1 && of > 0) {
+			xasprintf(&old, "%s/%u.ndjson", dir, of);
+			r->p->retry_fp = fopen(old, "re");
+			r->retry_of = of;
+			free(old);
+		}
+		fclose(fp);
+	}
+	free(path);
+	r->resumed = resume_count(dir, n);
+	if (run_start(r, &cause) == -1) {
+		run_not_started(r, cause);
+		free(cause);
+		return;
+	}
+	log_info("%s run %u resumed (%u time%s): %llu URLs already done",
+	    j->name, n, r->resumed, r->resumed == 1 ? "" : "s",
+	    (unsigned long long)r->st.done);
+}
+
+/* RUN.retry names the run whose failures a retry-failed run fetches. */
+static void
+retry_mark(struct run *r)
+{
+	char	*dir, *path;
+	FILE	*fp;
+
+	xasprintf(&dir, "%s/results/%s", J.dc->state_dir, r->job->name);
+	xasprintf(&path, "%s/%u.retry", dir, r->number);
+	if (util_mkdirs(dir, 0750) == 0 && (fp = fopen(path, "we")) != NULL) {
+		fprintf(fp, "%u\n", r->retry_of);
+		fclose(fp);
+	}
+	free(path);
+	free(dir);
+}
+
+/* Resume every unfinished run of a job, oldest first. */
+static void
+job_resume_runs(struct job *j)
+{
+	char		*dir, *sum, *end;
+	DIR		*d;
+	struct dirent	*de;
+	unsigned long	 n;
+	unsigned	*v = NULL;
+	size_t		 nv = 0, i;
+	struct stat	 st;
+
+	xasprintf(&dir, "%s/results/%s", J.dc->state_dir, j->name);
+	if ((d = opendir(dir)) == NULL) {
+		free(dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		n = strtoul(de->d_name, &end, 10);
+		if (n == 0 || n > UINT32_MAX || strcmp(end, ".ndjson") != 0)
+			continue;
+		xasprintf(&sum, "%s/%lu.summary.json", dir, n);
+		if (stat(sum, &st) == -1 && errno == ENOENT) {
+			v = xreallocarray(v, nv + 1, sizeof(*v));
+			v[nv++] = (unsigned)n;
+		}
+		free(sum);
+	}
+	closedir(d);
+	qsort(v, nv, sizeof(*v), unsigned_cmp);
+	for (i = 0; i < nv; i++)
+		run_resume(j, dir, v[i]);
+	free(v);
+	free(dir);
+}
+
+static int
+unsigned_cmp(const void *a, const void *b)
+{
+	unsigned	 x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* Define the jobs saved in STATE/jobs and resume their unfinished runs. */
+void
+job_resume(void)
+{
+	struct jobfile	 jf;
+	struct errlist	 errs;
+	struct job	*j;
+	char		*dir;
+	size_t		 i;
+
+	xasprintf(&dir, "%s/jobs", J.dc->state_dir);
+	memset(&jf, 0, sizeof(jf));
+	memset(&errs, 0, sizeof(errs));
+	if (access(dir, F_OK) == 0 &&
+	    parse_jobs_dir(dir, J.dc, &jf, &errs) == -1) {
+		for (i = 0; i < errs.n; i++)
+			log_warnx("saved job: %s", errs.v[i]);
+		log_warnx("%s: saved jobs not loaded; their unfinished runs "
+		    "stay on disk", dir);
+	}
+	J.resuming = 1;
+	for (i = 0; i < jf.njobs; i++) {
+		j = job_define(jf.jobs[i]);
+		jf.jobs[i] = NULL;
+		job_resume_runs(j);
+	}
+	J.resuming = 0;
+	jobfile_free(&jf);
+	errlist_free(&errs);
+	free(dir);
+}
+
+/*
  * A new run of the job holding only the failed URLs of a finished run,
  * read back from its results file.  The new run records retry_of.
  */
@@ -1592,6 +1903,7 @@ job_retry_failed(struct run *old, char **cause)
 	r->p->retry_fp = fp;
 	r->retry_of = old->number;
 	r->st.total = old->st.failed;
+	retry_mark(r);
 	if (run_start(r, cause) == -1) {
 		run_not_started(r, *cause);
 		return (r);
@@ -1698,6 +2010,7 @@ job_reload(struct jobfile *jf, char **cause)
 			hold_put(j->hold);
 			j->hold = hold_new(jf->jobs[i]);
 			j->def = jf->jobs[i];
+			job_persist(j);
 		} else {
 			fresh.jobs = xreallocarray(fresh.jobs, fresh.njobs + 1,
 			    sizeof(*fresh.jobs));
@@ -1712,17 +2025,62 @@ job_reload(struct jobfile *jf, char **cause)
 	return (rc);
 }
 
-/* Stop every active run (records as cancelled), then call done. */
+static void
+run_suspended(void *arg)
+{
+	J.nclosing--;
+	if (J.shutting_down && J.nclosing == 0 && J.shutdown_cb != NULL)
+		J.shutdown_cb();
+}
+
+/*
+ * Stop a run for a daemon stop: what is in flight or waiting is dropped
+ * without a record, the results are flushed and no summary is written, so
+ * the next start resumes the run and fetches those URLs again.
+ */
+static void
+run_suspend(struct run *r)
+{
+	struct run_priv	*p = r->p;
+	struct item	*it;
+
+	while ((it = TAILQ_FIRST(&p->inflight)) != NULL ||
+	    (it = TAILQ_FIRST(&p->waiting)) != NULL ||
+	    (it = TAILQ_FIRST(&p->pending)) != NULL) {
+		fetch_cancel(&it->x);
+		item_unlink(it);
+		item_free(it);
+	}
+	TAILQ_REMOVE(&J.active, p, active);
+	ev_timer_stop(J.loop, &p->deadline);
+	ev_timer_stop(J.loop, &p->rate_timer);
+	if (p->af != NULL) {
+		results_close(p->af, NULL, NULL, NULL);
+		p->af = NULL;
+	}
+	r->closing = 1;
+	J.nclosing++;
+	results_close(p->rf, NULL, run_suspended, r);
+	p->rf = NULL;
+	log_info("%s run %u suspended at %llu/%llu done; it resumes at the "
+	    "next start", r->job->name, r->number,
+	    (unsigned long long)r->st.done, (unsigned long long)r->st.total);
+}
+
+/*
+ * Daemon stop: suspend every active run (it resumes at the next start),
+ * then call done once the results are on disk.
+ */
 void
 job_shutdown(void (*done)(void))
 {
 	struct run_priv	*p, *next;
 
 	J.shutdown_cb = done;
-	TAILQ_FOREACH_SAFE(p, &J.active, active, next)
-		job_stop(p->run, FC_CANCELLED, "fetchd is stopping");
 	J.shutting_down = 1;
-	if (TAILQ_EMPTY(&J.active) && J.nclosing == 0)
+	TAILQ_FOREACH_SAFE(p, &J.active, active, next)
+		run_suspend(p->run);
+	if (J.nclosing == 0)
 		done();
 }
 

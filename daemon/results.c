@@ -1006,6 +1006,9 @@ results_summary(const struct run *run)
 	if (run->retry_of > 0)
 		json_object_object_add(o, "retry_of",
 		    json_object_new_int64(run->retry_of));
+	if (run->resumed > 0)
+		json_object_object_add(o, "resumed",
+		    json_object_new_int64(run->resumed));
 	if (run->path != NULL)
 		json_object_object_add(o, "results",
 		    json_object_new_string(run->path));
