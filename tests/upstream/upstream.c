@@ -1626,6 +1626,32 @@ ctl_arrivals(struct conn *c, const char *q, struct buf *b)
 	return (200);
 }
 
+/* Request counts of every key that starts with prefix=, as one object. */
+static int
+ctl_keys(struct conn *c, const char *q, struct buf *b)
+{
+	const struct ctab	*t = &c->srv->keys;
+	const struct kent	*e;
+	char			*pre;
+	size_t			 plen = 0, i, n = 0;
+
+	if ((pre = query_rest(q, "prefix", &plen)) == NULL)
+		pre = strdup("");
+	(void)buf_str(b, "{");
+	for (i = 0; pre != NULL && i < t->size; i++) {
+		e = &t->tab[i];
+		if (e->key == NULL || e->klen < plen ||
+		    strncmp(e->key, pre, plen) != 0)
+			continue;
+		(void)buf_str(b, n++ > 0 ? ",\"" : "\"");
+		(void)buf_json(b, e->key, e->klen);
+		(void)buf_printf(b, "\":%llu", e->count);
+	}
+	(void)buf_str(b, "}");
+	free(pre);
+	return (200);
+}
+
 static const struct ctlep {
 	const char	*path;
 	int		(*fn)(struct conn *, const char *, struct buf *);
@@ -1635,6 +1661,7 @@ static const struct ctlep {
 	{ "/__count",		ctl_count },
 	{ "/__log",		ctl_log },
 	{ "/__arrivals",	ctl_arrivals },
+	{ "/__keys",		ctl_keys },
 };
 
 static void
@@ -1655,7 +1682,8 @@ route_control(struct conn *c, const char *path, size_t plen, const char *q)
 	if (status == 404)
 		(void)buf_str(&b, "{\"error\":\"unknown control endpoint "
 		    "(/__stats, /__reset, /__count?key=TARGET, "
-		    "/__log?key=TARGET, /__arrivals?prefix=PATH)\"}");
+		    "/__log?key=TARGET, /__arrivals?prefix=PATH, "
+		    "/__keys?prefix=PATH)\"}");
 	(void)resp_simple(c, status, &b);
 }
 
