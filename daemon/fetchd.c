@@ -464,6 +464,7 @@ modules_init(struct daemonconf *dc)
 {
 	char	*cause = NULL;
 
+	results_set_sync(dc->sync);
 	if (results_init(D.loop) == -1)
 		fatalx("cannot start the results writer");
 	if (fetch_init(D.loop, dc, &cause) == -1)

@@ -54,6 +54,13 @@ extern const char *const fclass_names[FC_MAX];
 #define RETRY_RESET	0x40
 #define RETRY_ALL	0x7f
 
+/* When results reach the disk: fsync every 200 ms of writes, every batch, or at the end. */
+enum sync_mode {
+	SYNC_BATCH = 0,
+	SYNC_ALWAYS,
+	SYNC_NEVER
+};
+
 enum overlap {
 	OVERLAP_SKIP = 0,
 	OVERLAP_QUEUE,
@@ -145,6 +152,7 @@ struct daemonconf {
 	unsigned	 max_clients;	/* 64 */
 	unsigned	 max_jobs;	/* 1024 */
 	int64_t		 drain_timeout;	/* usec, 10s: SIGTERM waits this long */
+	int		 sync;		/* SYNC_BATCH */
 };
 
 /* parse.c: job files and the daemon file, from a buffer. */
@@ -308,6 +316,7 @@ void	 results_attempt(struct buf *, const struct attempt *);
 struct rfile;
 struct run;
 int	 results_init(struct ev_loop *);
+void	 results_set_sync(int);
 void	 results_free(void);
 void	 results_record(struct buf *, const struct record *);
 struct rfile *results_open(const char *state_dir, const char *job,

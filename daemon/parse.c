@@ -103,6 +103,7 @@ SETTER(set_url);
 SETTER(set_expect);
 SETTER(set_retry_on);
 SETTER(set_overlap);
+SETTER(set_sync);
 SETTER(set_rate);
 SETTER(set_min_success);
 SETTER(set_extract);
@@ -209,6 +210,8 @@ SETTER(set_agent);
 	    0, PARSE_MAX_SOCKET, 0, NULL)				\
 	K("state-dir", set_path, state_dir,				\
 	    0, 0, 0, NULL)						\
+	K("sync", set_sync, sync,					\
+	    0, 0, 0, "batch")						\
 	K("user-agent", set_agent, user_agent,				\
 	    0, 0, 0, "fetchd/" PACKAGE_VERSION)
 
@@ -231,6 +234,11 @@ static const struct word retry_words[] = {
 	{ "connect", RETRY_CONNECT }, { "dns", RETRY_DNS },
 	{ "timeout", RETRY_TIMEOUT }, { "5xx", RETRY_5XX },
 	{ "429", RETRY_429 }, { "408", RETRY_408 }, { "reset", RETRY_RESET },
+};
+
+static const struct word sync_words[] = {
+	{ "batch", SYNC_BATCH }, { "always", SYNC_ALWAYS },
+	{ "never", SYNC_NEVER },
 };
 
 static const struct word overlap_words[] = {
@@ -806,6 +814,21 @@ set_retry_on(struct pstate *ps, const struct key *k, void *obj,
 			    "'connect dns 5xx' or none, got '%s'", val));
 	}
 	*FIELD(obj, k, unsigned) = bits;
+	return (0);
+}
+
+static int
+set_sync(struct pstate *ps, const struct key *k, void *obj,
+    const char *val, char **cause)
+{
+	int	 i;
+
+	(void)ps;
+	i = word_find(sync_words, nitems(sync_words), val, strlen(val));
+	if (i == -1)
+		return (cerr(cause, "expected batch, always or never, got '%s'",
+		    val));
+	*FIELD(obj, k, int) = sync_words[i].value;
 	return (0);
 }
 

@@ -191,6 +191,16 @@ pr_retry_on(FILE *fp, const struct pkey *k, const void *obj)
 }
 
 static void
+pr_sync(FILE *fp, const struct pkey *k, const void *obj)
+{
+	static const char *const names[] = { "batch", "always", "never" };
+	int		 v = *FIELD(obj, k, int);
+
+	kv(fp, k->name, v >= 0 && (size_t)v < nitems(names) ? names[v] :
+	    "batch");
+}
+
+static void
 pr_overlap(FILE *fp, const struct pkey *k, const void *obj)
 {
 	static const char *const names[] = { "skip", "queue", "cancel" };
@@ -266,6 +276,7 @@ static const struct pkey daemon_print[] = {
 	DK("max-urls", pr_count, max_urls),
 	DK("socket", pr_string, socket),
 	DK("state-dir", pr_string, state_dir),
+	DK("sync", pr_sync, sync),
 	DK("user-agent", pr_string, user_agent),
 };
 

@@ -79,6 +79,7 @@ struct rfile {
 	struct batchq		 held;		/* not yet on disk */
 	size_t			 held_bytes;
 	off_t			 size;		/* bytes in the file */
+	int64_t			 synced_ms;	/* last fdatasync, monotonic */
 	char			*summary;
 	void			(*cb)(void *);
 	void			*arg;
@@ -105,6 +106,7 @@ static struct {
 	int			 stop;		/* shared */
 	ev_async		 async;
 	struct rfileq		 open;		/* loop: not closed yet */
+	int			 sync;		/* set before the first write */
 } w;
 
 static struct batch *batch_new(struct rfile *, size_t);
@@ -114,6 +116,7 @@ static void	writer_post(struct rfile *);
 static void	writer_fail(struct rfile *, const char *, int);
 static int	write_all(int, const char *, size_t);
 static int	writer_flush(struct rfile *);
+static void	writer_sync(struct rfile *);
 static int	writer_summary(struct rfile *);
 static void	writer_close(struct rfile *);
 static void	writer_batch(struct batch *);
@@ -427,6 +430,34 @@ write_all(int fd, const char *p, size_t len)
  * Write the held batches in order; stop at the first failure and cut the
  * file back to its last whole line.  0 when nothing is held any more.
  */
+/*
+ * The durability policy (daemon key sync): "batch" fsyncs a file when 200
+ * ms have passed since its last fsync (so a power loss costs at most the
+ * last batch), "always" after every batch, "never" only when the run ends.
+ * A process crash loses nothing written either way: write(2) is done.
+ */
+static void
+writer_sync(struct rfile *rf)
+{
+	struct timespec	 ts;
+	int64_t		 now;
+
+	if (w.sync == SYNC_NEVER)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (w.sync == SYNC_BATCH && now - rf->synced_ms < 200)
+		return;
+	if (fdatasync(rf->fd) == 0)
+		rf->synced_ms = now;
+}
+
+void
+results_set_sync(int mode)
+{
+	w.sync = mode;
+}
+
 static int
 writer_flush(struct rfile *rf)
 {
@@ -445,6 +476,7 @@ writer_flush(struct rfile *rf)
 		TAILQ_REMOVE(&rf->held, bt, entry);
 		batch_free(bt);
 	}
+	writer_sync(rf);
 	if (rf->err != 0)	/* only this thread writes rf->err */
 		writer_fail(rf, NULL, 0);
 	return (0);

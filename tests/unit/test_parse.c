@@ -142,7 +142,7 @@ t_key_tables(void **state)
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 	k = parse_daemon_keys(&n);
-	assert_int_equal(n, 10);
+	assert_int_equal(n, 11);
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 }
@@ -920,6 +920,8 @@ t_daemon_errors(void **state)
 	    "user-agent: expected a User-Agent like fetchd/1.0, got ''");
 	check_daemon_errors("[daemon]\nmax-urls = 0\n", "fetchd.conf:2: "
 	    "max-urls: expected a number from 1 to 1000000000000, got '0'");
+	check_daemon_errors("[daemon]\nsync = sometimes\n", "fetchd.conf:2: "
+	    "sync: expected batch, always or never, got 'sometimes'");
 	check_daemon_errors("[daemon]\ndrain-timeout = 2h\n", "fetchd.conf:2: "
 	    "drain-timeout: expected a duration from 0 to 1h, got '2h'");
 	check_daemon_errors("[daemon]\nmax-jobs = 1\n[daemon]\nmax-jobs = 2\n",
@@ -944,7 +946,8 @@ t_daemon_round_trip(void **state)
 	    "jobs-dir =\nlog-level = warning\n"
 	    "max-clients = 64\nmax-connections = 512\nmax-jobs = 1024\n"
 	    "max-urls = 10000000\nsocket = /run/f.sock\n"
-	    "state-dir = /var/lib/fetchd\nuser-agent = fetchd/" PACKAGE_VERSION
+	    "state-dir = /var/lib/fetchd\nsync = batch\n"
+	    "user-agent = fetchd/" PACKAGE_VERSION
 	    "\n");
 	assert_int_equal(parse_daemon("/other/f.conf", p1, strlen(p1), &dc,
 	    &errs), 0);
