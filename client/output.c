@@ -440,14 +440,23 @@ human_retrying(const struct reply *r)
 	fflush(stdout);
 }
 
+/* cancel, pause, resume: "cancelled items run 3", "paused items run 3". */
 static void
 human_cancelled(const struct reply *r)
 {
+	static const char *const words[] = {
+		"cancelling", "cancelled", "paused", "resumed"
+	};
 	const char	*state = obj_str(r->obj, "state");
+	const char	*word = "cancelled";
+	size_t		 i;
 
-	printf("%s %s run %" PRId64 "\n", state != NULL &&
-	    strcmp(state, "cancelling") == 0 ? "cancelling" : "cancelled",
-	    ostr(r->obj, "name"), obj_int(r->obj, "run"));
+	for (i = 0; state != NULL && i < sizeof(words) / sizeof(words[0]);
+	    i++)
+		if (strcmp(state, words[i]) == 0)
+			word = words[i];
+	printf("%s %s run %" PRId64 "\n", word, ostr(r->obj, "name"),
+	    obj_int(r->obj, "run"));
 }
 
 /* Human output: status and list. */

@@ -288,6 +288,12 @@ control_cmd_snapshot(const struct run *r)
 		snap_add_int(o, "retry_of", r->retry_of);
 	if (r->resumed > 0)
 		snap_add_int(o, "resumed", r->resumed);
+	if (r->paused && !RUN_FINISHED(r)) {
+		json_object_object_add(o, "paused", json_object_new_boolean(1));
+		if (r->pause_reason != NULL)
+			json_object_object_add(o, "pause_reason",
+			    json_object_new_string(r->pause_reason));
+	}
 	if (r->path != NULL)
 		json_object_object_add(o, "results",
 		    json_object_new_string(r->path));
@@ -975,6 +981,47 @@ cmd_retry_failed(struct session *s, struct json_object *req, int64_t id)
 	session_send(s, o);
 }
 
+/* pause and resume: {"ok":true,"name":..,"run":..,"state":"paused"}. */
+static void
+pause_reply(struct session *s, struct json_object *req, int64_t id,
+    int pause)
+{
+	struct run		*r;
+	struct json_object	*o;
+	int			 rc;
+
+	if ((r = req_run(s, req, id)) == NULL)
+		return;
+	rc = pause ? job_pause(r, "by request") : job_unpause(r);
+	if (rc == -1) {
+		session_send(s, proto_reply_error(id, PERR_NOT_ACTIVE,
+		    "run %u of '%s' already finished (%s)", r->number,
+		    r->job->name, run_state_names[r->state]));
+		return;
+	}
+	o = proto_reply_ok(id);
+	json_object_object_add(o, "name", json_object_new_string(r->job->name));
+	snap_add_int(o, "run", r->number);
+	json_object_object_add(o, "state",
+	    json_object_new_string(pause ? "paused" : "resumed"));
+	if (r->pause_reason != NULL)
+		json_object_object_add(o, "reason",
+		    json_object_new_string(r->pause_reason));
+	session_send(s, o);
+}
+
+static void
+cmd_pause(struct session *s, struct json_object *req, int64_t id)
+{
+	pause_reply(s, req, id, 1);
+}
+
+static void
+cmd_resume(struct session *s, struct json_object *req, int64_t id)
+{
+	pause_reply(s, req, id, 0);
+}
+
 /* reload: re-read the daemon file and jobs-dir; all or nothing. */
 static void
 cmd_reload(struct session *s, struct json_object *req, int64_t id)
@@ -1006,9 +1053,11 @@ static const struct cmd cmds[] = {
 	{ "explain",	0, cmd_explain },
 	{ "failures",	0, cmd_failures },
 	{ "list",	0, cmd_list },
+	{ "pause",	1, cmd_pause },
 	{ "ping",	0, cmd_ping },
 	{ "reload",	1, cmd_reload },
 	{ "results",	0, cmd_results },
+	{ "resume",	1, cmd_resume },
 	{ "retry-failed", 1, cmd_retry_failed },
 	{ "status",	0, cmd_status },
 	{ "submit",	1, cmd_submit },

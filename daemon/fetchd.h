@@ -329,6 +329,7 @@ void	 results_close(struct rfile *, char *summary, void (*)(void *),
 	    void *);
 const char *results_path(const struct rfile *);
 int	 results_errno(const struct rfile *);
+void	 results_kick(struct rfile *);
 char	*results_summary(const struct run *);
 unsigned results_last_run(const char *state_dir, const char *job);
 
@@ -377,6 +378,8 @@ struct run {
 	char			*path;		/* results file */
 	unsigned		 retry_of;	/* retry-failed of this run */
 	unsigned		 resumed;	/* times resumed after a stop */
+	int			 paused;	/* PAUSE_* bits: no new transfers */
+	char			*pause_reason;
 	struct run_priv		*p;		/* job.c's own */
 };
 TAILQ_HEAD(runq, run);
@@ -402,6 +405,11 @@ struct run *job_run(struct job *, unsigned);	/* 0 = latest */
 /* Define or replace the jobs of a parsed file and start a run of each. */
 int	 job_submit(struct jobfile *, struct run **, size_t, char **);
 int	 job_cancel(struct run *, const char *);
+#define PAUSE_USER	0x1	/* fetchctl pause */
+#define PAUSE_DISK	0x2	/* results cannot be written */
+/* Pause (no new transfers) or let a run go on; -1 if it finished. */
+int	 job_pause(struct run *, const char *);
+int	 job_unpause(struct run *);
 /* Define the saved jobs and resume their unfinished runs (start-up). */
 void	 job_resume(void);
 /* A new run of only the failed URLs of a finished run. */

@@ -115,6 +115,7 @@ struct run_priv {
 	double			 tokens;	/* rate: token bucket */
 	int64_t			 tokens_at;
 	ev_timer		 rate_timer;
+	ev_timer		 disk_timer;	/* retries a failed write */
 	FILE			*retry_fp;	/* retry-failed: old results */
 	uint64_t		*done;		/* resume: indices with a record */
 	size_t			 ndone;		/* words in done */
@@ -150,6 +151,7 @@ static void	job_admit(void);
 static void	job_stop(struct run *, enum fclass, const char *);
 static void	drain_idle_cb(struct ev_loop *, ev_idle *, int);
 static void	host_wake_cb(struct ev_loop *, ev_timer *, int);
+static void	admit_soon(void);
 static int	unsigned_cmp(const void *, const void *);
 static int64_t	now_usec(void);
 
@@ -911,6 +913,92 @@ run_pick(struct run *r, int *failed)
 }
 
 /*
+ * Pausing.  A paused run starts no transfer; those in flight finish and are
+ * recorded.  A results file that cannot be written (a full disk) pauses
+ * its run with the reason; a timer has the writer try again every second,
+ * and the run goes on by itself once the records are on disk (or at
+ * fetchctl resume).
+ */
+static void
+run_set_reason(struct run *r)
+{
+	free(r->pause_reason);
+	r->pause_reason = NULL;
+	if (r->paused & PAUSE_DISK)
+		xasprintf(&r->pause_reason, "results cannot be written: %s; "
+		    "retrying every second", strerror(results_errno(r->p->rf)));
+	else if (r->paused & PAUSE_USER)
+		r->pause_reason = xstrdup("paused by request");
+	run_event(r, RUNEV_PROGRESS);
+}
+
+static void
+disk_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct run_priv	*p = (struct run_priv *)((char *)w -
+	    offsetof(struct run_priv, disk_timer));
+	struct run	*r = p->run;
+
+	if (p->rf == NULL || results_errno(p->rf) == 0) {
+		ev_timer_stop(loop, w);
+		r->paused &= ~PAUSE_DISK;
+		log_notice("%s run %u: results are written again; going on",
+		    r->job->name, r->number);
+		run_set_reason(r);
+		job_admit();
+		return;
+	}
+	results_kick(p->rf);
+}
+
+/* Is the run held back (paused, or its results cannot be written)? */
+static int
+run_held(struct run *r)
+{
+	struct run_priv	*p = r->p;
+	struct log_fields f;
+
+	if (!(r->paused & PAUSE_DISK) && p->rf != NULL &&
+	    results_errno(p->rf) != 0) {
+		r->paused |= PAUSE_DISK;
+		run_set_reason(r);
+		memset(&f, 0, sizeof(f));
+		f.job = r->job->name;
+		f.run = r->number;
+		log_event(LOG_WARNING, &f, "%s run %u paused: %s", r->job->name,
+		    r->number, r->pause_reason);
+		ev_timer_init(&p->disk_timer, disk_cb, 1., 1.);
+		ev_timer_start(J.loop, &p->disk_timer);
+	}
+	return (r->paused != 0);
+}
+
+int
+job_pause(struct run *r, const char *why)
+{
+	if (RUN_FINISHED(r) || r->closing)
+		return (-1);
+	r->paused |= PAUSE_USER;
+	run_set_reason(r);
+	log_info("%s run %u paused: %s", r->job->name, r->number, why);
+	return (0);
+}
+
+int
+job_unpause(struct run *r)
+{
+	if (RUN_FINISHED(r) || r->closing)
+		return (-1);
+	r->paused &= ~PAUSE_USER;
+	if (r->paused & PAUSE_DISK)
+		results_kick(r->p->rf);
+	run_set_reason(r);
+	log_info("%s run %u resumed by request", r->job->name, r->number);
+	admit_soon();
+	return (0);
+}
+
+/*
  * Start transfers while there is room: one per active run in turn, so runs
  * share max-connections fairly, each within its concurrency and per-host.
  */
@@ -929,7 +1017,7 @@ job_admit(void)
 			if (J.inflight >= J.dc->max_connections)
 				break;
 			if (p->stop_class != FC_NONE || p->run->st.in_flight >=
-			    p->hold->def->concurrency)
+			    p->hold->def->concurrency || run_held(p->run))
 				continue;
 			run_fill(p->run);
 			if (!TAILQ_EMPTY(&p->pending) && !rate_take(p))
@@ -1191,6 +1279,7 @@ run_new(struct job *j)
 	TAILQ_INIT(&p->waiting);
 	buf_init(&p->line);
 	ev_timer_init(&p->rate_timer, rate_cb, 0., 0.);
+	ev_timer_init(&p->disk_timer, disk_cb, 1., 1.);
 	p->tokens = 1;
 	p->tokens_at = now_usec();
 	TAILQ_INSERT_TAIL(&j->runs, r, entry);
@@ -1216,6 +1305,8 @@ run_free(struct run *r)
 	if (p->af != NULL)
 		results_close(p->af, NULL, NULL, NULL);
 	ev_timer_stop(J.loop, &p->rate_timer);
+	ev_timer_stop(J.loop, &p->disk_timer);
+	free(r->pause_reason);
 	glob_free(p->glob);
 	if (p->urls_fp != NULL)
 		fclose(p->urls_fp);
@@ -1421,6 +1512,7 @@ run_finish(struct run *r)
 	TAILQ_REMOVE(&J.active, p, active);
 	ev_timer_stop(J.loop, &p->deadline);
 	ev_timer_stop(J.loop, &p->rate_timer);
+	ev_timer_stop(J.loop, &p->disk_timer);
 	if (p->af != NULL) {
 		results_close(p->af, NULL, NULL, NULL);
 		p->af = NULL;
@@ -2054,6 +2146,7 @@ run_suspend(struct run *r)
 	TAILQ_REMOVE(&J.active, p, active);
 	ev_timer_stop(J.loop, &p->deadline);
 	ev_timer_stop(J.loop, &p->rate_timer);
+	ev_timer_stop(J.loop, &p->disk_timer);
 	if (p->af != NULL) {
 		results_close(p->af, NULL, NULL, NULL);
 		p->af = NULL;

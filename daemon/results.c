@@ -920,6 +920,23 @@ results_close(struct rfile *rf, char *summary, void (*cb)(void *), void *arg)
 	rfile_submit(rf, 1);
 }
 
+/* Have the writer try again what it holds (after a write error). */
+void
+results_kick(struct rfile *rf)
+{
+	struct batch	*bt;
+
+	if (rf->cur != NULL) {
+		rfile_submit(rf, 0);
+		return;
+	}
+	bt = batch_new(rf, 0);
+	pthread_mutex_lock(&w.lock);
+	TAILQ_INSERT_TAIL(&w.queue, bt, entry);
+	pthread_cond_signal(&w.cond);
+	pthread_mutex_unlock(&w.lock);
+}
+
 const char *
 results_path(const struct rfile *rf)
 {

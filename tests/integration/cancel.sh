@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `fetchctl cancel` stops a run: transfers in flight are recorded as
 # `cancelled`, results already fetched are kept, the run ends `cancelled`,
-# and a second cancel says the run already finished.
+# and a second cancel says the run already finished.  `fetchctl pause`
+# holds a run (what is in flight finishes) and `resume` lets it go on.
 . "$(dirname "$0")/../lib.sh"
 t_init cancel
 t_upstream
@@ -30,5 +31,20 @@ can = [r for r in recs if r.get("error") == "cancelled"]
 assert len(ok) == 20 and len(can) == 5, (len(ok), len(can))
 PY
 t_ctl status c > /dev/null; [ $? -eq 1 ] || t_fail "status of a cancelled run should exit 1"
+
+# pause: transfers in flight finish, no new one starts; resume goes on.
+printf '[job p]\nurl = %s/p/[1-100]?delay=100\nconcurrency = 10\n' "$UP" > "$T/p.conf"
+t_ctl submit "$T/p.conf" > /dev/null || t_fail "submit p"
+t_wait_until "t_ctl status p --json | grep -q '\"in_flight\":10'" 5 || t_fail "p in flight"
+t_ctl pause p > "$T/pause.out" 2>&1 || t_fail "pause: $(cat "$T/pause.out")"
+grep -q "paused p run 1" "$T/pause.out" || t_fail "pause output: $(cat "$T/pause.out")"
+t_wait_until "t_ctl status p --json | grep -q '\"in_flight\":0'" 5 || t_fail "in-flight did not drain"
+d1=$(t_ctl status p --json | "$T_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["done"])')
+sleep 0.5
+d2=$(t_ctl status p --json | "$T_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["done"])')
+[ "$d1" = "$d2" ] || t_fail "a paused run went on ($d1 -> $d2)"
+t_ctl status p --json | grep -q '"pause_reason":"paused by request"' || t_fail "no pause reason"
+t_ctl resume p > /dev/null || t_fail resume
+t_wait_until "t_ctl status p --json | grep -q '\"state\":\"done\"'" 10 || t_fail "p after resume"
 t_stop_fetchd
 t_pass
