@@ -7,13 +7,22 @@
  * parsing, no result records, no bookkeeping beyond a count.  Whatever fetchd
  * costs above this is fetchd's own work.
  *
- *   floor [-k] [-A CAFILE] [-1] -c C (-f FILE | -g PREFIX -n N [-s SUFFIX])
+ *   floor [-k1] [-A CAFILE] [-o MASK] -c C (-f FILE | -g PREFIX -n N [-s SUFFIX])
  *
  * -f reads one URL per line (all read up front: fine for 10^4 lines); -g
  * builds PREFIX<i>SUFFIX for i in [0, N) as transfers start, so a million
  * URLs cost no memory.  -1 forces HTTP/1.1; otherwise HTTP/2 is used where
  * TLS offers it, with CURLOPT_PIPEWAIT on https URLs only (STYLE pitfall 16).
  * Easy handles are reused (a pool of C), as fetchd does.
+ *
+ * -o MASK is for profiling only: it adds the easy options fetchd sets, so
+ * that their cost inside libcurl can be told apart from fetchd's own work.
+ * 1 Accept-Encoding (compressed = yes); 2 FOLLOWLOCATION, MAXREDIRS,
+ * PROTOCOLS_STR, REDIR_PROTOCOLS_STR; 4 CONNECTTIMEOUT, TIMEOUT,
+ * LOW_SPEED_LIMIT/TIME; 8 USERAGENT, HEADERFUNCTION, ERRORBUFFER,
+ * MAXFILESIZE; 16 curl_easy_reset() before each reuse, options set again;
+ * 32 the five CURLINFO_*_TIME_T reads after each transfer.  The benchmark
+ * runs the floor with no -o.
  *
  * Output, one line: "floor: N ok, M failed, W s, R req/s".
  * Build: cc -O2 -o floor bench/floor.c -lev -lcurl
@@ -46,13 +55,24 @@ static struct {
 	long		 next;		/* next URL to start */
 	long		 running;
 	long		 ok, failed;
-	int		 insecure, h1;
+	int		 insecure, h1, opts;
+	char		 errbuf[CURL_ERROR_SIZE];
 	const char	*cafile;
 	CURL		**pool;
 	int		 npool;
 } G;
 
 static void	 drain(void);
+static void	 setup(CURL *);
+
+static size_t
+header_cb(char *p, size_t sz, size_t n, void *arg)
+{
+	(void)arg;
+	if (sz * n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		G.errbuf[0] = '\0';
+	return (sz * n);
+}
 
 static double
 mono(void)
@@ -168,6 +188,8 @@ start(CURL *e, long i)
 		    G.suffix != NULL ? G.suffix : "");
 		url = buf;			/* libcurl copies it */
 	}
+	if (G.opts & 16)
+		setup(e);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	if (strncasecmp(url, "https:", 6) == 0 && !G.h1)
 		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
@@ -176,6 +198,43 @@ start(CURL *e, long i)
 		exit(2);
 	}
 	G.running++;
+}
+
+/* The options of every transfer (and -o's extras). */
+static void
+setup(CURL *e)
+{
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, G.h1 ?
+	    CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
+	if (G.cafile != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, G.cafile);
+	if (G.insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (G.opts & 1)
+		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if (G.opts & 2) {
+		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+		curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	}
+	if (G.opts & 4) {
+		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 30000L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 15L);
+	}
+	if (G.opts & 8) {
+		curl_easy_setopt(e, CURLOPT_USERAGENT, "fetchd/0.1.0");
+		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, G.errbuf);
+		curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+		    (curl_off_t)8 << 20);
+	}
 }
 
 static CURL *
@@ -187,16 +246,8 @@ new_easy(void)
 		fprintf(stderr, "floor: curl_easy_init failed\n");
 		exit(2);
 	}
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard_cb);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, G.h1 ?
-	    CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
-	if (G.cafile != NULL)
-		curl_easy_setopt(e, CURLOPT_CAINFO, G.cafile);
-	if (G.insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
+	if (!(G.opts & 16))
+		setup(e);
 	return (e);
 }
 
@@ -217,7 +268,18 @@ drain(void)
 		res = msg->data.result;
 		code = 0;
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+		if (G.opts & 32) {
+			curl_off_t	 t;
+
+			curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &t);
+			curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &t);
+			curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &t);
+			curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &t);
+			curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &t);
+		}
 		curl_multi_remove_handle(G.multi, e);
+		if (G.opts & 16)
+			curl_easy_reset(e);
 		G.running--;
 		if (res == CURLE_OK && code >= 200 && code < 300)
 			G.ok++;
@@ -265,7 +327,7 @@ read_urls(const char *path)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: floor [-k1] [-A cafile] -c conc "
+	fprintf(stderr, "usage: floor [-k1] [-A cafile] [-o mask] -c conc "
 	    "(-f file | -g prefix -n count [-s suffix])\n");
 	exit(2);
 }
@@ -277,7 +339,7 @@ main(int argc, char **argv)
 	long	 c = 0, i;
 	int	 ch;
 
-	while ((ch = getopt(argc, argv, "1A:c:f:g:kn:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "1A:c:f:g:kn:o:s:")) != -1) {
 		switch (ch) {
 		case '1': G.h1 = 1; break;
 		case 'A': G.cafile = optarg; break;
@@ -286,6 +348,7 @@ main(int argc, char **argv)
 		case 'g': G.prefix = optarg; break;
 		case 'k': G.insecure = 1; break;
 		case 'n': G.n = strtol(optarg, NULL, 10); break;
+		case 'o': G.opts = (int)strtol(optarg, NULL, 0); break;
 		case 's': G.suffix = optarg; break;
 		default: usage();
 		}

@@ -14,11 +14,11 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-RUNS=3 QUICK=0 ONLY= BUILD= OUT=
+RUNS=3 RUNS_SET= QUICK=0 ONLY= BUILD= OUT=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
-	--runs) RUNS=$2; shift ;;
+	--runs) RUNS=$2 RUNS_SET=1; shift ;;
 	--only) ONLY=,$2, ; shift ;;
 	--build) BUILD=$2; shift ;;
 	--out) OUT=$2; shift ;;
@@ -238,17 +238,19 @@ curlcfg()
 scenario()
 {
 	local id=$1 title=$2 n=$3 c=$4 limit=$5 glob=$6 prefix=$7 suffix=$8
-	local urls job tools r k i tool ca= h1= hc hm
+	local urls job tools r k i tool ca= h1= hc hm runs=$RUNS
 	shift 8
 	tools=("$@")
 	want "$id" || return 0
+	# short zero-latency runs are the noisiest: more of them, same minutes
+	[ $QUICK = 0 ] && [ -z "$RUNS_SET" ] && [ "$limit" = - ] && runs=5
 	say "scenario $id: $title"
 	printf '%s\t%s\t%s\t%s\t%s\n' "$id" "$title" "$n" "$c" "$limit" >>"$META"
 	urls=$(urlfile "$prefix" "$n" "$suffix")
 	job=$(jobfile "$glob" "$c")
 	case $prefix in https:*) ca=$NGX_CA ;; *) h1=-1 ;; esac
 	start_fetchd
-	for ((r = 1; r <= RUNS; r++)); do
+	for ((r = 1; r <= runs; r++)); do
 		k=${#tools[@]}
 		for ((i = 0; i < k; i++)); do	# rotate the order each round
 			tool=${tools[(i + r - 1) % k]}
@@ -257,7 +259,7 @@ scenario()
 			floor)	run_peer "$id" floor "$r" "$n" "$FLOOR" $h1 \
 				    ${ca:+-A "$ca"} -c "$c" -f "$urls" ;;
 			curl)	run_peer "$id" curl "$r" "$n" curl -s \
-				    --parallel --parallel-max "$c" \
+				    --no-progress-meter --parallel --parallel-max "$c" \
 				    --parallel-immediate ${ca:+--cacert "$ca"} \
 				    -w '%{http_code}\n' -K "$(curlcfg "$urls")" ;;
 			aiohttp) run_peer "$id" aiohttp "$r" "$n" "$PY" \
@@ -368,8 +370,9 @@ MD=$T/report.md
 {
 	echo "## $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT"
 	echo
-	echo "- command: \`$CMDLINE\` ($RUNS runs per tool, alternating;" \
-	    "medians)"
+	echo "- command: \`$CMDLINE\` ($RUNS runs per tool, alternating," \
+	    "$([ $QUICK = 0 ] && [ -z "$RUNS_SET" ] && echo "5 for the" \
+	    "zero-latency scenarios, ")medians)"
 	echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' \
 	    /proc/cpuinfo | head -1), $(uname -r)"
 	echo "- versions: $(curl --version | head -1 | cut -d' ' -f1-3)," \
