@@ -288,6 +288,8 @@ control_cmd_snapshot(const struct run *r)
 		snap_add_int(o, "retry_of", r->retry_of);
 	if (r->resumed > 0)
 		snap_add_int(o, "resumed", r->resumed);
+	if (r->job->next_run > 0)
+		snap_add_int(o, "next_run", (uint64_t)r->job->next_run);
 	if (r->paused && !RUN_FINISHED(r)) {
 		json_object_object_add(o, "paused", json_object_new_boolean(1));
 		if (r->pause_reason != NULL)

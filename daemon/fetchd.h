@@ -393,6 +393,9 @@ struct job {
 	struct runq		 runs;
 	unsigned		 nruns;
 	unsigned		 last_number;
+	ev_timer		 every;		/* periodic runs */
+	int			 queued;	/* overlap = queue: a run waits */
+	int64_t			 next_run;	/* epoch ms of the next, or 0 */
 };
 TAILQ_HEAD(jobq, job);
 

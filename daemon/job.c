@@ -152,6 +152,9 @@ static void	job_stop(struct run *, enum fclass, const char *);
 static void	drain_idle_cb(struct ev_loop *, ev_idle *, int);
 static void	host_wake_cb(struct ev_loop *, ev_timer *, int);
 static void	admit_soon(void);
+static void	job_schedule(struct job *, int64_t);
+static struct run *job_start_run(struct job *);
+static void	job_prune(struct job *);
 static int	unsigned_cmp(const void *, const void *);
 static int64_t	now_usec(void);
 
@@ -1474,6 +1477,11 @@ run_closed(void *arg)
 	    r->reason ? ": " : "", r->reason ? r->reason : "");
 	run_event(r, RUNEV_FINISHED);
 	job_trim(r->job);
+	job_prune(r->job);
+	if (r->job->queued && !J.shutting_down) {
+		r->job->queued = 0;
+		job_start_run(r->job);
+	}
 	if (J.shutting_down && TAILQ_EMPTY(&J.active) && J.nclosing == 0)
 		J.shutdown_cb();
 }
@@ -1678,6 +1686,143 @@ job_persist(struct job *j)
 	free(tmp);
 }
 
+/*
+ * Periodic jobs (every).  A job's timer fires once per period; the first
+ * one of a job defined from a file (jobs-dir, or saved jobs at start-up)
+ * comes at an offset within the period taken from a hash of its name, so
+ * many jobs with the same period do not start at once.  When the previous
+ * run is still going, overlap decides: skip this one, queue it (it starts
+ * when the previous run ends), or cancel the previous run.
+ */
+static void
+every_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct job	*j = (struct job *)((char *)w - offsetof(struct job,
+	    every));
+	struct run	*last = job_run(j, 0);
+
+	j->next_run = util_wallclock_ms() +
+	    (int64_t)(w->repeat * 1000.0);
+	if (last != NULL && (!RUN_FINISHED(last) || last->closing)) {
+		switch (j->def->overlap) {
+		case OVERLAP_SKIP:
+			log_info("%s: run %u still going; this period's run "
+			    "is skipped (overlap = skip)", j->name,
+			    last->number);
+			return;
+		case OVERLAP_QUEUE:
+			log_info("%s: run %u still going; the next run waits "
+			    "for it (overlap = queue)", j->name, last->number);
+			j->queued = 1;
+			return;
+		case OVERLAP_CANCEL:
+			job_cancel(last, "a new periodic run starts "
+			    "(overlap = cancel)");
+			break;
+		}
+	}
+	job_start_run(j);
+}
+
+/* Arm the job's timer: first run after delay, then every period. */
+static void
+job_schedule(struct job *j, int64_t delay)
+{
+	double	 every = (double)j->def->every / USEC_PER_SEC;
+
+	ev_timer_stop(J.loop, &j->every);
+	j->next_run = 0;
+	if (j->def->every <= 0)
+		return;
+	ev_timer_init(&j->every, every_cb, (double)delay / USEC_PER_SEC,
+	    every);
+	ev_timer_start(J.loop, &j->every);
+	j->next_run = util_wallclock_ms() + delay / 1000;
+}
+
+/* The offset of a job's first periodic run within its period. */
+static int64_t
+job_offset(const struct job *j)
+{
+	const char	*c;
+	uint64_t	 h = 1469598103934665603ULL;
+
+	for (c = j->name; *c != '\0'; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	return ((int64_t)(h % (uint64_t)j->def->every));
+}
+
+static int64_t
+job_offset_or0(const struct job *j)
+{
+	return (j->def->every > 0 ? job_offset(j) : 0);
+}
+
+/* A new run of the job now; NULL if it could not start (logged). */
+static struct run *
+job_start_run(struct job *j)
+{
+	struct run	*r;
+	char		*why = NULL;
+
+	r = run_new(j);
+	r->p->hold = j->hold;
+	j->hold->refs++;
+	if (run_start(r, &why) == -1) {
+		run_not_started(r, why);
+		free(why);
+		return (NULL);
+	}
+	return (r);
+}
+
+/*
+ * Keep: the files of finished runs beyond the job's `keep` newest are
+ * removed, results first and the summary last, so a crash in between
+ * never leaves a results file that looks unfinished (it would resume).
+ * A reader with the file open keeps reading it.
+ */
+static void
+job_prune(struct job *j)
+{
+	static const char *const ext[] = {
+		"ndjson", "attempts.ndjson", "resumes", "retry", "summary.json"
+	};
+	char		*dir, *path, *end;
+	DIR		*d;
+	struct dirent	*de;
+	unsigned	*v = NULL;
+	unsigned long	 n;
+	size_t		 nv = 0, i, k;
+
+	xasprintf(&dir, "%s/results/%s", J.dc->state_dir, j->name);
+	if ((d = opendir(dir)) == NULL) {
+		free(dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		n = strtoul(de->d_name, &end, 10);
+		if (n == 0 || n > UINT32_MAX || strcmp(end, ".summary.json"))
+			continue;
+		v = xreallocarray(v, nv + 1, sizeof(*v));
+		v[nv++] = (unsigned)n;
+	}
+	closedir(d);
+	qsort(v, nv, sizeof(*v), unsigned_cmp);
+	for (i = 0; i + j->def->keep < nv; i++) {
+		for (k = 0; k < nitems(ext); k++) {
+			xasprintf(&path, "%s/%u.%s", dir, v[i], ext[k]);
+			if (unlink(path) == -1 && errno != ENOENT)
+				log_warn("keep: %s", path);
+			free(path);
+		}
+		log_debug("%s: run %u pruned (keep = %u)", j->name, v[i],
+		    j->def->keep);
+	}
+	free(v);
+	free(dir);
+}
+
 /* Find or create the job of this definition; the job takes def. */
 static struct job *
 job_define(struct jobdef *def)
@@ -1736,6 +1881,8 @@ job_submit(struct jobfile *jf, struct run **runs, size_t max, char **cause)
 	for (i = 0; i < jf->njobs; i++) {
 		j = job_define(jf->jobs[i]);
 		jf->jobs[i] = NULL;
+		/* A periodic job runs now, then every period from now. */
+		job_schedule(j, j->def->every);
 		r = run_new(j);
 		r->p->hold = j->hold;
 		j->hold->refs++;
@@ -1957,6 +2104,7 @@ job_resume(void)
 		j = job_define(jf.jobs[i]);
 		jf.jobs[i] = NULL;
 		job_resume_runs(j);
+		job_schedule(j, job_offset_or0(j));
 	}
 	J.resuming = 0;
 	jobfile_free(&jf);
@@ -2094,15 +2242,20 @@ job_reload(struct jobfile *jf, char **cause)
 	struct run	*runs[1024];
 	struct job	*j;
 	size_t		 i;
+	int64_t		 every;
 	int		 rc = 0;
 
 	memset(&fresh, 0, sizeof(fresh));
 	for (i = 0; i < jf->njobs; i++) {
 		if ((j = job_find(jf->jobs[i]->name)) != NULL) {
+			every = j->def->every;
 			hold_put(j->hold);
 			j->hold = hold_new(jf->jobs[i]);
 			j->def = jf->jobs[i];
 			job_persist(j);
+			/* Takes effect from the next run: keep the phase. */
+			if (j->def->every != every)
+				job_schedule(j, job_offset_or0(j));
 		} else {
 			fresh.jobs = xreallocarray(fresh.jobs, fresh.njobs + 1,
 			    sizeof(*fresh.jobs));
@@ -2168,9 +2321,12 @@ void
 job_shutdown(void (*done)(void))
 {
 	struct run_priv	*p, *next;
+	struct job	*j;
 
 	J.shutdown_cb = done;
 	J.shutting_down = 1;
+	TAILQ_FOREACH(j, &J.jobs, entry)
+		ev_timer_stop(J.loop, &j->every);
 	TAILQ_FOREACH_SAFE(p, &J.active, active, next)
 		run_suspend(p->run);
 	if (J.nclosing == 0)
@@ -2189,6 +2345,7 @@ job_free(void)
 			TAILQ_REMOVE(&j->runs, r, entry);
 			run_free(r);
 		}
+		ev_timer_stop(J.loop, &j->every);
 		hold_put(j->hold);
 		free(j->name);
 		free(j);
