@@ -263,30 +263,58 @@ fetch_write_cb(char *p, size_t size, size_t n, void *arg)
 	return (len);
 }
 
-/* Keep the Retry-After of the final response (reset at each status line). */
+/* Copy a header's value, trimmed, truncated to the buffer. */
+static void
+header_value(const char *v, size_t vl, char *out, size_t len)
+{
+	while (vl > 0 && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
+	    v[vl - 1] == ' '))
+		vl--;
+	if (vl >= len)
+		vl = len - 1;
+	memcpy(out, v, vl);
+	out[vl] = '\0';
+}
+
+/*
+ * Keep Retry-After, ETag and Last-Modified of the final response (reset at
+ * each status line).
+ */
 static size_t
 fetch_header_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer	*x = arg;
-	size_t		 len = size * n, vl;
-	const char	*v;
+	size_t		 len = size * n;
 
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
-		x->retry_after[0] = '\0';
-	else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-		v = p + 12;
-		vl = len - 12;
-		while (vl > 0 && (*v == ' ' || *v == '\t'))
-			v++, vl--;
-		while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
-		    v[vl - 1] == ' '))
-			vl--;
-		if (vl >= sizeof(x->retry_after))
-			vl = sizeof(x->retry_after) - 1;
-		memcpy(x->retry_after, v, vl);
-		x->retry_after[vl] = '\0';
-	}
+		x->retry_after[0] = x->etag[0] = x->last_modified[0] = '\0';
+	else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		header_value(p + 12, len - 12, x->retry_after,
+		    sizeof(x->retry_after));
+	else if (len > 5 && strncasecmp(p, "ETag:", 5) == 0)
+		header_value(p + 5, len - 5, x->etag, sizeof(x->etag));
+	else if (len > 14 && strncasecmp(p, "Last-Modified:", 14) == 0)
+		header_value(p + 14, len - 14, x->last_modified,
+		    sizeof(x->last_modified));
 	return (len);
+}
+
+static int
+conditional_header(struct curl_slist **hdrs, const char *name,
+    const char *value)
+{
+	struct curl_slist	*l;
+	char			 line[256];
+
+	if (value == NULL || *value == '\0')
+		return (0);
+	snprintf(line, sizeof(line), "%s: %s", name, value);
+	if ((l = curl_slist_append(*hdrs, line)) == NULL)
+		return (-1);
+	*hdrs = l;
+	return (0);
 }
 
 /* Apply the request shape of the job. */
@@ -302,6 +330,10 @@ fetch_setup_request(CURL *e, struct xfer *x, struct curl_slist **hdrs)
 			return (-1);
 		*hdrs = l;
 	}
+	if (conditional_header(hdrs, "If-None-Match", x->if_none_match) ==
+	    -1 || conditional_header(hdrs, "If-Modified-Since",
+	    x->if_modified_since) == -1)
+		return (-1);
 	if (*hdrs != NULL)
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
 	if (strcmp(d->method, "HEAD") == 0)
@@ -385,6 +417,7 @@ fetch_start(struct xfer *x, char **cause)
 	x->status = 0;
 	x->fclass = FC_NONE;
 	x->detail[0] = x->retry_after[0] = '\0';
+	x->etag[0] = x->last_modified[0] = '\0';
 	x->bytes = 0;
 	x->t_dns = x->t_connect = x->t_tls = x->t_ttfb = x->t_total = 0;
 	if ((e = fetch_easy_get()) == NULL) {

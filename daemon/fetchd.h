@@ -245,6 +245,8 @@ struct xfer {
 	const char		*user_agent;
 	const char		*reqbody;	/* request body or NULL */
 	size_t			 reqbody_len;
+	const char		*if_none_match;	/* conditional: or NULL */
+	const char		*if_modified_since;
 	void			*arg;
 	/* Body bytes as they arrive; return -1 to abort with FC_TOO_LARGE. */
 	int			(*on_data)(struct xfer *, const char *, size_t);
@@ -258,6 +260,8 @@ struct xfer {
 	enum fclass		 fclass;	/* FC_NONE on transport success */
 	char			 detail[256];	/* curl's error text */
 	char			 retry_after[64]; /* raw header value, or "" */
+	char			 etag[128];	/* validators of the response */
+	char			 last_modified[64];
 	int64_t			 t_dns;		/* usec from start, phase ends */
 	int64_t			 t_connect;
 	int64_t			 t_tls;
@@ -298,7 +302,16 @@ struct record {
 	int64_t		 usec;		/* last attempt */
 	int64_t		 queue_usec;	/* waiting for slots, all attempts */
 	struct body	*body;		/* may be NULL */
+	const char	*etag;		/* conditional: validators to keep */
+	const char	*last_modified;
+	int		 unchanged;	/* 304 to a conditional request */
 };
+/* conditional: the validators of a finished run, by URL. */
+struct validators;
+struct validators *results_validators(const char *path);
+void	 results_validators_get(const struct validators *, const char *,
+	    const char **, const char **);
+void	 results_validators_free(struct validators *);
 /* One attempt, for RUN.attempts.ndjson (explain). */
 struct attempt {
 	uint64_t		 i;

@@ -85,6 +85,9 @@ struct item {
 	int64_t			 attempt_queue;	/* this attempt */
 	int64_t			 start_wall;	/* this attempt, epoch ms */
 	int			 probe;		/* probing a host that is down */
+	int			 unchanged;	/* 304 to a conditional request */
+	const char		*old_etag;	/* conditional: sent validators */
+	const char		*old_lm;
 	struct body		*body;
 	struct xfer		 x;
 	ev_timer		 retry;
@@ -117,6 +120,7 @@ struct run_priv {
 	ev_timer		 rate_timer;
 	ev_timer		 disk_timer;	/* retries a failed write */
 	FILE			*retry_fp;	/* retry-failed: old results */
+	struct validators	*val;		/* conditional: last run's */
 	uint64_t		*done;		/* resume: indices with a record */
 	size_t			 ndone;		/* words in done */
 	struct rfile		*af;		/* RUN.attempts.ndjson */
@@ -764,7 +768,14 @@ item_record(struct item *it, enum fclass fc, const char *error,
 	rec.attempts = it->attempts;
 	rec.usec = it->x.t_total;
 	rec.queue_usec = it->queue_usec;
-	rec.body = error == NULL ? it->body : NULL;
+	rec.body = error == NULL && !it->unchanged ? it->body : NULL;
+	rec.unchanged = it->unchanged;
+	if (r->p->hold->def->conditional && error == NULL) {
+		/* Keep the validators: new ones, or those a 304 confirmed. */
+		rec.etag = it->x.etag[0] != '\0' ? it->x.etag : it->old_etag;
+		rec.last_modified = it->x.last_modified[0] != '\0' ?
+		    it->x.last_modified : it->old_lm;
+	}
 	buf_reset(&r->p->line);
 	results_record(&r->p->line, &rec);
 	results_append(r->p->rf, r->p->line.data, r->p->line.len);
@@ -854,6 +865,12 @@ item_start(struct item *it)
 	it->x.user_agent = J.dc->user_agent;
 	it->x.reqbody = p->reqbody;
 	it->x.reqbody_len = p->reqbody_len;
+	if (p->val != NULL) {
+		results_validators_get(p->val, it->url, &it->old_etag,
+		    &it->old_lm);
+		it->x.if_none_match = it->old_etag;
+		it->x.if_modified_since = it->old_lm;
+	}
 	it->x.arg = it;
 	it->x.on_data = item_on_data;
 	it->x.done = item_done;
@@ -1184,6 +1201,11 @@ item_outcome(struct item *it, char *name, size_t len)
 	enum fclass		 fc = x->fclass;
 	char			*cause = NULL;
 
+	if (fc == FC_NONE && x->status == 304 && it->run->p->val != NULL) {
+		it->unchanged = 1;	/* conditional: same as last run */
+		snprintf(name, len, "ok");
+		return (FC_NONE);
+	}
 	if (fc == FC_NONE && !status_expected(it->run->p->hold->def,
 	    x->status))
 		fc = FC_HTTP;
@@ -1316,6 +1338,7 @@ run_free(struct run *r)
 	if (p->retry_fp != NULL)
 		fclose(p->retry_fp);
 	free(p->done);
+	results_validators_free(p->val);
 	free(p->reqbody);
 	buf_free(&p->line);
 	hold_put(p->hold);
@@ -1370,6 +1393,33 @@ run_load_body(struct run *r, char **cause)
 	    &r->p->reqbody_len, cause));
 }
 
+/*
+ * conditional: the validators of the newest finished run before this one
+ * (the newest run number below ours that has a summary).
+ */
+static void
+run_load_validators(struct run *r)
+{
+	char		*path, *sum;
+	struct stat	 st;
+	unsigned	 n;
+
+	for (n = r->number - 1; n > 0 && n + 100 > r->number; n--) {
+		xasprintf(&sum, "%s/results/%s/%u.summary.json",
+		    J.dc->state_dir, r->job->name, n);
+		xasprintf(&path, "%s/results/%s/%u.ndjson", J.dc->state_dir,
+		    r->job->name, n);
+		if (stat(sum, &st) == 0)
+			r->p->val = results_validators(path);
+		free(sum);
+		free(path);
+		if (r->p->val != NULL)
+			return;
+	}
+	/* The first run: still send nothing, but record the validators. */
+	r->p->val = NULL;
+}
+
 /* Open the run's sources and results file and make it active. */
 static int
 run_start(struct run *r, char **cause)
@@ -1403,6 +1453,8 @@ run_start(struct run *r, char **cause)
 	if ((p->af = results_open_attempts(J.dc->state_dir, r->job->name,
 	    r->number, cause)) == NULL)
 		return (-1);
+	if (d->conditional)
+		run_load_validators(r);
 	r->path = xstrdup(results_path(p->rf));
 	r->state = RUN_RUNNING;
 	r->started = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);

@@ -284,6 +284,16 @@ results_record(struct buf *b, const struct record *r)
 	put_ms(b, r->usec);
 	buf_adds(b, ",\"queue_ms\":");
 	put_ms(b, r->queue_usec);
+	if (r->unchanged)
+		buf_adds(b, ",\"unchanged\":true");
+	if (r->etag != NULL && r->etag[0] != '\0') {
+		buf_adds(b, ",\"etag\":");
+		put_str(b, r->etag, 0);
+	}
+	if (r->last_modified != NULL && r->last_modified[0] != '\0') {
+		buf_adds(b, ",\"last_modified\":");
+		put_str(b, r->last_modified, 0);
+	}
 	if (r->body != NULL)
 		body_encode(r->body, b);
 	buf_add(b, "}\n", 2);
@@ -1127,4 +1137,122 @@ results_next_failed(FILE *fp, struct buf *url)
 	}
 	free(line);
 	return (found);
+}
+
+/*
+ * conditional: the ETag and Last-Modified of every URL of a finished run,
+ * read from its results file, by URL.  The table holds only URLs that had
+ * validators; it lives as long as the run that uses it.
+ */
+struct vent {
+	struct vent	*next;
+	char		*url;
+	char		*etag;
+	char		*lm;
+};
+
+struct validators {
+	struct vent	**tab;
+	size_t		  size;
+};
+
+static size_t
+vhash(const char *s, size_t size)
+{
+	uint64_t	 h = 1469598103934665603ULL;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return ((size_t)(h % size));
+}
+
+static void
+vadd(struct validators *v, struct json_object *o)
+{
+	struct json_object	*u, *e = NULL, *l = NULL;
+	struct vent		*ve;
+	size_t			 b;
+
+	if (!json_object_object_get_ex(o, "url", &u) ||
+	    (!json_object_object_get_ex(o, "etag", &e) &&
+	    !json_object_object_get_ex(o, "last_modified", &l)))
+		return;
+	(void)json_object_object_get_ex(o, "etag", &e);
+	(void)json_object_object_get_ex(o, "last_modified", &l);
+	ve = xcalloc(1, sizeof(*ve));
+	ve->url = xstrdup(json_object_get_string(u));
+	if (e != NULL)
+		ve->etag = xstrdup(json_object_get_string(e));
+	if (l != NULL)
+		ve->lm = xstrdup(json_object_get_string(l));
+	b = vhash(ve->url, v->size);
+	ve->next = v->tab[b];
+	v->tab[b] = ve;
+}
+
+struct validators *
+results_validators(const char *path)
+{
+	struct validators	*v;
+	struct json_object	*o;
+	FILE			*fp;
+	char			*line = NULL;
+	size_t			 cap = 0;
+
+	if (path == NULL || (fp = fopen(path, "re")) == NULL)
+		return (NULL);
+	v = xcalloc(1, sizeof(*v));
+	v->size = 4096;
+	v->tab = xcalloc(v->size, sizeof(*v->tab));
+	while (getline(&line, &cap, fp) != -1) {
+		if (strstr(line, "\"etag\":") == NULL &&
+		    strstr(line, "\"last_modified\":") == NULL)
+			continue;
+		if ((o = json_tokener_parse(line)) == NULL)
+			continue;
+		vadd(v, o);
+		json_object_put(o);
+	}
+	free(line);
+	fclose(fp);
+	return (v);
+}
+
+void
+results_validators_get(const struct validators *v, const char *url,
+    const char **etag, const char **lm)
+{
+	const struct vent	*ve;
+
+	*etag = *lm = NULL;
+	if (v == NULL)
+		return;
+	for (ve = v->tab[vhash(url, v->size)]; ve != NULL; ve = ve->next) {
+		if (strcmp(ve->url, url) == 0) {
+			*etag = ve->etag;
+			*lm = ve->lm;
+			return;
+		}
+	}
+}
+
+void
+results_validators_free(struct validators *v)
+{
+	struct vent	*ve;
+	size_t		 b;
+
+	if (v == NULL)
+		return;
+	for (b = 0; b < v->size; b++) {
+		while ((ve = v->tab[b]) != NULL) {
+			v->tab[b] = ve->next;
+			free(ve->url);
+			free(ve->etag);
+			free(ve->lm);
+			free(ve);
+		}
+	}
+	free(v->tab);
+	free(v);
 }
