@@ -2034,6 +2034,7 @@ resume_count(const char *dir, unsigned n)
 static void
 run_resume(struct job *j, const char *dir, unsigned n)
 {
+	struct log_fields f;
 	struct run	*r;
 	char		*path, *old, *cause = NULL;
 	FILE		*fp;
@@ -2065,9 +2066,13 @@ run_resume(struct job *j, const char *dir, unsigned n)
 		free(cause);
 		return;
 	}
-	log_info("%s run %u resumed (%u time%s): %llu URLs already done",
-	    j->name, n, r->resumed, r->resumed == 1 ? "" : "s",
-	    (unsigned long long)r->st.done);
+	memset(&f, 0, sizeof(f));
+	f.message_id = MSGID_RUN_STARTED;
+	f.job = j->name;
+	f.run = n;
+	log_event(LOG_INFO, &f, "%s run %u resumed (%u time%s): %llu URLs "
+	    "already done", j->name, n, r->resumed, r->resumed == 1 ? "" :
+	    "s", (unsigned long long)r->st.done);
 }
 
 /* RUN.retry names the run whose failures a retry-failed run fetches. */
