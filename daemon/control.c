@@ -594,6 +594,25 @@ session_queued(const struct session *s)
 	return (s->queued);
 }
 
+/* Primary group, then the supplementary groups (SO_PEERGROUPS). */
+int
+session_in_group(const struct session *s, gid_t g)
+{
+	gid_t		 groups[256];
+	socklen_t	 len = sizeof(groups);
+	size_t		 i;
+
+	if (s->gid == g)
+		return (1);
+	if (s->dead || getsockopt(s->fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+	    &len) == -1)
+		return (0);
+	for (i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == g)
+			return (1);
+	return (0);
+}
+
 uid_t
 session_uid(const struct session *s)
 {

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1079,6 +1080,37 @@ control_cmd_init(const struct daemonconf *dc)
 	cmd_dc = dc;
 }
 
+/*
+ * Who may change things (SO_PEERCRED): root, the daemon's own user and
+ * members of admin-group.  Read-only commands are for anyone who can open
+ * the socket (mode 0660: its owner and group).  The group is looked up
+ * when its name changes (start, reload), not per request.
+ */
+static int
+may_change(struct session *s)
+{
+	static char	*cached;
+	static gid_t	 gid;
+	static int	 known;
+	struct group	*gr;
+	uid_t		 uid = session_uid(s);
+
+	if (uid == 0 || uid == geteuid())
+		return (1);
+	if (cmd_dc->admin_group == NULL)
+		return (0);
+	if (cached == NULL || strcmp(cached, cmd_dc->admin_group) != 0) {
+		free(cached);
+		cached = xstrdup(cmd_dc->admin_group);
+		known = (gr = getgrnam(cached)) != NULL;
+		if (known)
+			gid = gr->gr_gid;
+		else
+			log_warnx("admin-group '%s' does not exist", cached);
+	}
+	return (known && session_in_group(s, gid));
+}
+
 /* Find the command and run it; unknown names get a coded error. */
 void
 control_cmd_dispatch(struct session *s, struct json_object *req, int64_t id,
@@ -1090,6 +1122,17 @@ control_cmd_dispatch(struct session *s, struct json_object *req, int64_t id,
 	if (c == NULL) {
 		session_send(s, proto_reply_error(id, PERR_UNKNOWN_CMD,
 		    "unknown command '%s'", name));
+		return;
+	}
+	if (c->mutating && !may_change(s)) {
+		log_notice("control: uid %ld may not use '%s' (permission "
+		    "denied)", (long)session_uid(s), name);
+		session_send(s, proto_reply_error(id, PERR_PERMISSION,
+		    "permission denied: '%s' changes fetchd; it is for root, "
+		    "fetchd's own user%s%s%s", name,
+		    cmd_dc->admin_group != NULL ? " and members of group '" :
+		    "", cmd_dc->admin_group != NULL ? cmd_dc->admin_group : "",
+		    cmd_dc->admin_group != NULL ? "'" : ""));
 		return;
 	}
 	c->fn(s, req, id);

@@ -153,6 +153,7 @@ struct daemonconf {
 	unsigned	 max_jobs;	/* 1024 */
 	int64_t		 drain_timeout;	/* usec, 10s: SIGTERM waits this long */
 	int		 sync;		/* SYNC_BATCH */
+	char		*admin_group;	/* may use mutating commands, or NULL */
 };
 
 /* parse.c: job files and the daemon file, from a buffer. */
@@ -476,6 +477,8 @@ void	 session_set_pump(struct session *, int (*)(struct session *, void *),
 /* Subscribe to run events: job name or NULL for all, run 0 for any. */
 void	 session_watch(struct session *, const char *, unsigned, int64_t);
 uid_t	 session_uid(const struct session *);
+/* Is the peer a member of the group (primary or supplementary)? */
+int	 session_in_group(const struct session *, gid_t);
 
 /* control_cmd.c */
 void	 control_cmd_init(const struct daemonconf *);

@@ -192,6 +192,8 @@ SETTER(set_agent);
 
 /* The [daemon] keys, sorted by name. */
 #define DAEMON_KEYS(K)							\
+	K("admin-group", set_string, admin_group,			\
+	    0, 0, K_EMPTY, NULL)					\
 	K("drain-timeout", set_duration, drain_timeout,			\
 	    0, 3600 * SEC, 0, "10s")					\
 	K("jobs-dir", set_path, jobs_dir,				\
@@ -1386,6 +1388,7 @@ daemonconf_free(struct daemonconf *dc)
 	free(dc->state_dir);
 	free(dc->jobs_dir);
 	free(dc->user_agent);
+	free(dc->admin_group);
 	memset(dc, 0, sizeof(*dc));
 }
 

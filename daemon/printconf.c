@@ -267,6 +267,7 @@ static const struct pkey job_print[] = {
 
 /* Printers of the [daemon] keys, sorted by name. */
 static const struct pkey daemon_print[] = {
+	DK("admin-group", pr_string, admin_group),
 	DK("drain-timeout", pr_duration, drain_timeout),
 	DK("jobs-dir", pr_string, jobs_dir),
 	DK("log-level", pr_log_level, log_level),

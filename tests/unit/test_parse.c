@@ -142,7 +142,7 @@ t_key_tables(void **state)
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 	k = parse_daemon_keys(&n);
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 12);
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 }
@@ -942,7 +942,8 @@ t_daemon_round_trip(void **state)
 	assert_int_equal(parse_daemon("/etc/f.conf", t, strlen(t), &dc,
 	    &errs), 0);
 	p1 = print_daemon(&dc);
-	assert_string_equal(p1, "[daemon]\ndrain-timeout = 10s\n"
+	assert_string_equal(p1, "[daemon]\nadmin-group =\n"
+	    "drain-timeout = 10s\n"
 	    "jobs-dir =\nlog-level = warning\n"
 	    "max-clients = 64\nmax-connections = 512\nmax-jobs = 1024\n"
 	    "max-urls = 10000000\nsocket = /run/f.sock\n"
