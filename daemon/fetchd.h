@@ -346,6 +346,7 @@ int	 results_errno(const struct rfile *);
 void	 results_kick(struct rfile *);
 char	*results_summary(const struct run *);
 unsigned results_last_run(const char *state_dir, const char *job);
+int	 results_read_summary(const char *, struct run *);
 
 
 /* job.c: jobs, runs and their states; admission; completions. */

@@ -1860,7 +1860,8 @@ job_prune(struct job *j)
 		v[nv++] = (unsigned)n;
 	}
 	closedir(d);
-	qsort(v, nv, sizeof(*v), unsigned_cmp);
+	if (nv > 0)
+		qsort(v, nv, sizeof(*v), unsigned_cmp);
 	for (i = 0; i + j->def->keep < nv; i++) {
 		for (k = 0; k < nitems(ext); k++) {
 			xasprintf(&path, "%s/%u.%s", dir, v[i], ext[k]);
@@ -2092,7 +2093,32 @@ retry_mark(struct run *r)
 	free(dir);
 }
 
-/* Resume every unfinished run of a job, oldest first. */
+/*
+ * After a restart: the newest finished run is read back from its summary
+ * (so status and results show it), and every unfinished run is resumed,
+ * in the order of their numbers.
+ */
+static void
+run_restore(struct job *j, const char *dir, unsigned n)
+{
+	struct run	*r;
+	char		*path;
+
+	r = run_new(j);
+	j->last_number--;		/* run_new() took a new number */
+	r->number = n;
+	r->p->hold = j->hold;
+	j->hold->refs++;
+	xasprintf(&path, "%s/%u.summary.json", dir, n);
+	if (results_read_summary(path, r) == -1)
+		r->state = RUN_FAILED;
+	free(path);
+	xasprintf(&r->path, "%s/%u.ndjson", dir, n);
+	r->ended = now_usec();
+	r->started = r->ended - (r->ended_wall - r->started_wall) *
+	    USEC_PER_MSEC;
+}
+
 static void
 job_resume_runs(struct job *j)
 {
@@ -2100,7 +2126,7 @@ job_resume_runs(struct job *j)
 	DIR		*d;
 	struct dirent	*de;
 	unsigned long	 n;
-	unsigned	*v = NULL;
+	unsigned	*v = NULL, last_done = 0;
 	size_t		 nv = 0, i;
 	struct stat	 st;
 
@@ -2117,12 +2143,18 @@ job_resume_runs(struct job *j)
 		if (stat(sum, &st) == -1 && errno == ENOENT) {
 			v = xreallocarray(v, nv + 1, sizeof(*v));
 			v[nv++] = (unsigned)n;
-		}
+		} else if (n > last_done)
+			last_done = (unsigned)n;
 		free(sum);
 	}
 	closedir(d);
-	qsort(v, nv, sizeof(*v), unsigned_cmp);
-	for (i = 0; i < nv; i++)
+	if (nv > 0)
+		qsort(v, nv, sizeof(*v), unsigned_cmp);
+	for (i = 0; i < nv && v[i] < last_done; i++)
+		run_resume(j, dir, v[i]);
+	if (last_done > 0)
+		run_restore(j, dir, last_done);
+	for (; i < nv; i++)
 		run_resume(j, dir, v[i]);
 	free(v);
 	free(dir);

@@ -1256,3 +1256,42 @@ results_validators_free(struct validators *v)
 	free(v->tab);
 	free(v);
 }
+
+/*
+ * A finished run read back from its summary after a restart, so status and
+ * results still show it: state, counts, times, reason.  0 or -1.
+ */
+int
+results_read_summary(const char *path, struct run *r)
+{
+	struct json_object	*o, *v;
+	size_t			 i;
+
+	if ((o = json_object_from_file(path)) == NULL)
+		return (-1);
+	if (json_object_object_get_ex(o, "state", &v))
+		for (i = RUN_DONE; i <= RUN_CANCELLED; i++)
+			if (strcmp(json_object_get_string(v),
+			    run_state_names[i]) == 0)
+				r->state = (enum run_state)i;
+	if (json_object_object_get_ex(o, "total", &v))
+		r->st.total = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "ok", &v))
+		r->st.ok = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "failed", &v))
+		r->st.failed = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "started", &v))
+		r->started_wall = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "ended", &v))
+		r->ended_wall = json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "reason", &v))
+		r->reason = xstrdup(json_object_get_string(v));
+	if (json_object_object_get_ex(o, "resumed", &v))
+		r->resumed = (unsigned)json_object_get_int64(v);
+	if (json_object_object_get_ex(o, "retry_of", &v))
+		r->retry_of = (unsigned)json_object_get_int64(v);
+	r->st.done = r->st.ok + r->st.failed;
+	r->st.total_known = 1;
+	json_object_put(o);
+	return (RUN_FINISHED(r) ? 0 : -1);
+}
