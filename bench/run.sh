@@ -254,6 +254,8 @@ scenario()
 		k=${#tools[@]}
 		for ((i = 0; i < k; i++)); do	# rotate the order each round
 			tool=${tools[(i + r - 1) % k]}
+			# aria2c takes ~20 s a run at b50: three runs are enough
+			[ "$tool" = aria2c ] && [ "$r" -gt 3 ] && continue
 			case $tool in
 			fetchd)	run_fetchd "$id" "$r" "$job" "$n" ;;
 			floor)	run_peer "$id" floor "$r" "$n" "$FLOOR" $h1 \
