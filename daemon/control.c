@@ -279,7 +279,7 @@ session_peercred(struct session *s)
 static void	read_cb(struct ev_loop *, ev_io *, int);
 static void	write_cb(struct ev_loop *, ev_io *, int);
 
-static void
+static struct session *
 session_new(int fd)
 {
 	struct session	*s;
@@ -292,12 +292,19 @@ session_new(int fd)
 	TAILQ_INIT(&s->outq);
 	ev_io_init(&s->rio, read_cb, fd, EV_READ);
 	ev_io_init(&s->wio, write_cb, fd, EV_WRITE);
+	/*
+	 * Control traffic first: with hundreds of transfers ready in one
+	 * loop pass, a status request must not wait behind them.
+	 */
+	ev_set_priority(&s->rio, EV_MAXPRI);
+	ev_set_priority(&s->wio, EV_MAXPRI);
 	s->rio.data = s->wio.data = s;
 	TAILQ_INSERT_TAIL(&C.sessions, s, entry);
 	C.nsessions++;
 	ev_io_start(C.loop, &s->rio);
 	log_debug("control: client %u connected (pid %ld, uid %ld, gid %ld)",
 	    s->id, (long)s->pid, (long)s->uid, (long)s->gid);
+	return (s);
 }
 
 /* Finish the pump: forget it first, so release() may do anything. */
@@ -547,6 +554,12 @@ read_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	session_read(s);
 	session_run(s);
+	/* Answer now rather than a loop pass later, when the socket takes it. */
+	if (!s->dead && s->queued > 0 && session_flush(s) == 0) {
+		if (s->throttled && s->queued < CONTROL_LOW_MARK)
+			s->throttled = 0;
+		session_run(s);
+	}
 }
 
 static void
@@ -897,7 +910,8 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		C.full = 0;
-		session_new(fd);
+		/* The request is often there already: read it now. */
+		read_cb(loop, &session_new(fd)->rio, EV_READ);
 	}
 }
 
@@ -1076,6 +1090,7 @@ control_init(struct ev_loop *loop, const struct daemonconf *dc, int fd,
 	C.max_clients = dc->max_clients > 0 ? dc->max_clients :
 	    CONTROL_MAX_CLIENTS;
 	ev_io_init(&C.accept, accept_cb, C.fd, EV_READ);
+	ev_set_priority(&C.accept, EV_MAXPRI);
 	ev_timer_init(&C.pause, pause_cb, CONTROL_PAUSE, 0.);
 	ev_timer_init(&C.progress, progress_cb, CONTROL_PERIOD,
 	    CONTROL_PERIOD);

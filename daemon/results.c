@@ -303,7 +303,9 @@ results_record(struct buf *b, const struct record *r)
 static void
 put_phase(struct buf *b, const char *key, int64_t usec)
 {
-	buf_printf(b, ",\"%s\":", key);
+	buf_adds(b, ",\"");
+	buf_adds(b, key);
+	buf_adds(b, "\":");
 	put_ms(b, usec);
 }
 
