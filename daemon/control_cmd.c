@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
@@ -984,6 +985,191 @@ cmd_retry_failed(struct session *s, struct json_object *req, int64_t id)
 	session_send(s, o);
 }
 
+/* set: {"job","run"?,"key","value"} for a running run. */
+static void
+cmd_set(struct session *s, struct json_object *req, int64_t id)
+{
+	struct run		*r;
+	struct json_object	*o;
+	const char		*key, *value;
+	char			*cause = NULL;
+
+	if (arg_string(req, "key", &key) == -1 || key == NULL ||
+	    arg_string(req, "value", &value) == -1 || value == NULL) {
+		reply_error(s, id, PERR_BAD_REQUEST,
+		    "set needs \"key\" and \"value\" (strings)");
+		return;
+	}
+	if ((r = req_run(s, req, id)) == NULL)
+		return;
+	if (job_set(r, key, value, &cause) == -1) {
+		reply_error(s, id, RUN_FINISHED(r) ? PERR_NOT_ACTIVE :
+		    PERR_BAD_REQUEST, cause);
+		free(cause);
+		return;
+	}
+	o = proto_reply_ok(id);
+	json_object_object_add(o, "name", json_object_new_string(r->job->name));
+	snap_add_int(o, "run", r->number);
+	json_object_object_add(o, "key", json_object_new_string(key));
+	json_object_object_add(o, "value", json_object_new_string(value));
+	session_send(s, o);
+}
+
+/*
+ * metrics: OpenMetrics text of the latest run of every job, for Prometheus
+ * (node_exporter's textfile collector: fetchctl metrics > file.prom).
+ */
+static void
+om_label(struct buf *b, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			buf_addc(b, '\\');
+		if (*v == '\n') {
+			buf_adds(b, "\\n");
+			continue;
+		}
+		buf_addc(b, *v);
+	}
+}
+
+static void
+om_family(struct buf *b, const char *name, const char *type,
+    const char *help)
+{
+	buf_printf(b, "# TYPE %s %s\n# HELP %s %s\n", name, type, name, help);
+}
+
+/* name{job="..",run="N"[,extra]} value */
+static void
+om_sample(struct buf *b, const char *name, const struct run *r,
+    const char *lk, const char *lv, double v)
+{
+	buf_printf(b, "%s{job=\"", name);
+	om_label(b, r->job->name);
+	buf_printf(b, "\",run=\"%u\"", r->number);
+	if (lk != NULL) {
+		buf_printf(b, ",%s=\"", lk);
+		om_label(b, lv);
+		buf_addc(b, '"');
+	}
+	buf_printf(b, "} %.17g\n", v);
+}
+
+/* The counters and gauges that are one field of struct runstats. */
+static const struct {
+	const char	*name;
+	const char	*type;
+	const char	*help;
+	size_t		 off;
+} om_simple[] = {
+	{ "fetchd_urls_ok", "counter", "URLs of the run that succeeded.",
+	    offsetof(struct runstats, ok) },
+	{ "fetchd_urls_failed", "counter", "URLs of the run that failed for "
+	    "good.", offsetof(struct runstats, failed) },
+	{ "fetchd_attempts", "counter", "Attempts made (retries included).",
+	    offsetof(struct runstats, attempts) },
+	{ "fetchd_retries", "counter", "Retries made.",
+	    offsetof(struct runstats, retries) },
+	{ "fetchd_bytes", "counter", "Body bytes received.",
+	    offsetof(struct runstats, bytes) },
+	{ "fetchd_urls", "gauge", "URLs of the run known so far.",
+	    offsetof(struct runstats, total) },
+	{ "fetchd_in_flight", "gauge", "Transfers in flight.",
+	    offsetof(struct runstats, in_flight) },
+	{ "fetchd_queued", "gauge", "URLs waiting for a slot.",
+	    offsetof(struct runstats, queued) },
+	{ "fetchd_retrying", "gauge", "URLs waiting for a retry timer.",
+	    offsetof(struct runstats, retrying) },
+};
+
+static void
+om_latency(struct buf *b, const struct run *r)
+{
+	static const double	 le[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+	    0.5, 1, 2.5, 5, 10, 30 };
+	char			 v[32];
+	size_t			 i;
+
+	for (i = 0; i < nitems(le); i++) {
+		/* OpenMetrics wants floats: "1.0", not "1". */
+		snprintf(v, sizeof(v), le[i] == (double)(int64_t)le[i] ?
+		    "%.1f" : "%g", le[i]);
+		om_sample(b, "fetchd_latency_seconds_bucket", r, "le", v,
+		    (double)histo_count_le(&r->st.latency,
+		    (int64_t)(le[i] * USEC_PER_SEC)));
+	}
+	om_sample(b, "fetchd_latency_seconds_bucket", r, "le", "+Inf",
+	    (double)r->st.latency.n);
+	om_sample(b, "fetchd_latency_seconds_count", r, NULL, NULL,
+	    (double)r->st.latency.n);
+	om_sample(b, "fetchd_latency_seconds_sum", r, NULL, NULL,
+	    (double)r->st.latency_sum / USEC_PER_SEC);
+}
+
+static void
+om_held(const struct host_view *v, void *arg)
+{
+	struct buf	*b = arg;
+
+	buf_adds(b, "fetchd_host_held{origin=\"");
+	om_label(b, v->origin);
+	buf_printf(b, "\",state=\"%s\"} 1\n", v->state);
+}
+
+static void
+cmd_metrics(struct session *s, struct json_object *req, int64_t id)
+{
+	struct json_object	*o;
+	struct job		*j;
+	struct run		*r;
+	struct buf		 b;
+	char			 name[64];
+	size_t			 i, k;
+
+	buf_init(&b);
+	for (i = 0; i < nitems(om_simple); i++) {
+		om_family(&b, om_simple[i].name, om_simple[i].type,
+		    om_simple[i].help);
+		/* Counter samples are NAME_total (OpenMetrics). */
+		snprintf(name, sizeof(name), "%s%s", om_simple[i].name,
+		    strcmp(om_simple[i].type, "counter") == 0 ? "_total" : "");
+		TAILQ_FOREACH(j, job_list(), entry) {
+			if ((r = job_run(j, 0)) == NULL)
+				continue;
+			om_sample(&b, name, r, NULL, NULL, (double)*(const
+			    uint64_t *)((const char *)&r->st +
+			    om_simple[i].off));
+		}
+	}
+	om_family(&b, "fetchd_running", "gauge", "1 while the run goes on.");
+	TAILQ_FOREACH(j, job_list(), entry)
+		if ((r = job_run(j, 0)) != NULL)
+			om_sample(&b, "fetchd_running", r, NULL, NULL,
+			    !RUN_FINISHED(r) || r->closing);
+	om_family(&b, "fetchd_failures", "counter", "Final failures by class.");
+	TAILQ_FOREACH(j, job_list(), entry)
+		if ((r = job_run(j, 0)) != NULL)
+			for (k = 0; k < r->st.nerrors; k++)
+				om_sample(&b, "fetchd_failures_total", r,
+				    "class", r->st.errors[k].name,
+				    (double)r->st.errors[k].n);
+	om_family(&b, "fetchd_latency_seconds", "histogram",
+	    "Duration of successful attempts.");
+	TAILQ_FOREACH(j, job_list(), entry)
+		if ((r = job_run(j, 0)) != NULL)
+			om_latency(&b, r);
+	om_family(&b, "fetchd_host_held", "gauge", "Origins paused, down or "
+	    "limited (state label).");
+	job_hosts_held(om_held, &b);
+	buf_adds(&b, "# EOF\n");
+	o = proto_reply_ok(id);
+	json_object_object_add(o, "text", json_object_new_string(b.data));
+	session_send(s, o);
+	buf_free(&b);
+}
+
 /* pause and resume: {"ok":true,"name":..,"run":..,"state":"paused"}. */
 static void
 pause_reply(struct session *s, struct json_object *req, int64_t id,
@@ -1056,12 +1242,14 @@ static const struct cmd cmds[] = {
 	{ "explain",	0, cmd_explain },
 	{ "failures",	0, cmd_failures },
 	{ "list",	0, cmd_list },
+	{ "metrics",	0, cmd_metrics },
 	{ "pause",	1, cmd_pause },
 	{ "ping",	0, cmd_ping },
 	{ "reload",	1, cmd_reload },
 	{ "results",	0, cmd_results },
 	{ "resume",	1, cmd_resume },
 	{ "retry-failed", 1, cmd_retry_failed },
+	{ "set",	1, cmd_set },
 	{ "status",	0, cmd_status },
 	{ "submit",	1, cmd_submit },
 	{ "version",	0, cmd_version },

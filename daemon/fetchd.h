@@ -204,6 +204,7 @@ struct histo {
 };
 void	 histo_add(struct histo *, int64_t usec);
 int64_t	 histo_quantile(const struct histo *, double);
+uint64_t histo_count_le(const struct histo *, int64_t);
 
 /* Counters of one run, kept by job.c and read by status and the summary. */
 #define RUN_SLOWEST	10
@@ -229,6 +230,7 @@ struct runstats {
 	struct namecount *hosts;	/* failures by origin */
 	size_t		 nhosts;
 	struct histo	 latency;	/* of successful attempts */
+	int64_t		 latency_sum;	/* usec, for metrics */
 	struct {
 		char	*url;
 		int64_t	 usec;
@@ -427,6 +429,7 @@ int	 job_cancel(struct run *, const char *);
 #define PAUSE_DISK	0x2	/* results cannot be written */
 /* Pause (no new transfers) or let a run go on; -1 if it finished. */
 int	 job_pause(struct run *, const char *);
+int	 job_set(struct run *, const char *, const char *, char **);
 int	 job_unpause(struct run *);
 /* Define the saved jobs and resume their unfinished runs (start-up). */
 void	 job_resume(void);

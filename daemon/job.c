@@ -114,6 +114,8 @@ struct run_priv {
 	struct buf		 line;
 	enum fclass		 stop_class;	/* cancel/deadline in progress */
 	int			 aborted;	/* abort-after reached */
+	unsigned		 concurrency;	/* def's, or set at run time */
+	double			 rate;
 	uint64_t		 final_failures;
 	double			 tokens;	/* rate: token bucket */
 	int64_t			 tokens_at;
@@ -219,6 +221,19 @@ histo_quantile(const struct histo *h, double q)
 			return (histo_value(i));
 	}
 	return (histo_value(HISTO_BUCKETS - 1));
+}
+
+/* Samples at or below usec (bucket midpoints), for histogram metrics. */
+uint64_t
+histo_count_le(const struct histo *h, int64_t usec)
+{
+	uint64_t	 n = 0;
+	unsigned	 i;
+
+	for (i = 0; i < HISTO_BUCKETS; i++)
+		if (histo_value(i) <= usec)
+			n += h->b[i];
+	return (n);
 }
 
 void
@@ -515,7 +530,7 @@ host_feedback(struct item *it, enum fclass fc, int64_t ra)
 static int
 rate_take(struct run_priv *p)
 {
-	double	 rate = p->hold->def->rate;
+	double	 rate = p->rate;
 	int64_t	 now = now_usec();
 	double	 wait, cap;
 
@@ -724,7 +739,7 @@ run_fill(struct run *r)
 
 	if (p->src_done || p->stop_class != FC_NONE)
 		return;
-	want = 2 * (size_t)p->hold->def->concurrency;
+	want = 2 * (size_t)p->concurrency;
 	buf_init(&url);
 	while (p->npending + r->st.in_flight < want) {
 		if (!source_next(r, &url)) {
@@ -792,6 +807,7 @@ item_record(struct item *it, enum fclass fc, const char *error,
 	if (error == NULL) {
 		r->st.ok++;
 		histo_add(&r->st.latency, it->x.t_total);
+		r->st.latency_sum += it->x.t_total;
 		stats_slowest(&r->st, it->url, it->x.t_total);
 		f.message_id = MSGID_URL_OK;
 		log_event(LOG_DEBUG, &f, "%s run %u: %s: %d in %.1f ms",
@@ -993,6 +1009,53 @@ run_held(struct run *r)
 	return (r->paused != 0);
 }
 
+/*
+ * set: change the concurrency or the rate of a running run (not of the
+ * job's definition: later runs use the file's values).
+ */
+int
+job_set(struct run *r, const char *key, const char *value, char **cause)
+{
+	uint64_t	 n;
+	char		*end;
+	double		 d;
+
+	if (RUN_FINISHED(r) || r->closing) {
+		xasprintf(cause, "run %u of '%s' already finished", r->number,
+		    r->job->name);
+		return (-1);
+	}
+	if (strcmp(key, "concurrency") == 0) {
+		if (util_parse_uint(value, 1, 100000, &n, cause) == -1)
+			return (-1);
+		r->p->concurrency = (unsigned)n;
+	} else if (strcmp(key, "rate") == 0) {
+		if (strcmp(value, "unlimited") == 0)
+			d = 0;
+		else {
+			d = strtod(value, &end);
+			if (end == value || *end != '\0' || !(d >= 0) ||
+			    d > 1e9) {
+				xasprintf(cause, "expected a rate (requests "
+				    "per second) or unlimited, got '%s'", value);
+				return (-1);
+			}
+		}
+		r->p->rate = d;
+		r->p->tokens = 1;
+		r->p->tokens_at = now_usec();
+	} else {
+		xasprintf(cause, "'%s' cannot be set at run time (concurrency "
+		    "or rate)", key);
+		return (-1);
+	}
+	log_info("%s run %u: %s set to %s", r->job->name, r->number, key,
+	    value);
+	run_event(r, RUNEV_PROGRESS);
+	admit_soon();
+	return (0);
+}
+
 int
 job_pause(struct run *r, const char *why)
 {
@@ -1037,7 +1100,7 @@ job_admit(void)
 			if (J.inflight >= J.dc->max_connections)
 				break;
 			if (p->stop_class != FC_NONE || p->run->st.in_flight >=
-			    p->hold->def->concurrency || run_held(p->run))
+			    p->concurrency || run_held(p->run))
 				continue;
 			run_fill(p->run);
 			if (!TAILQ_EMPTY(&p->pending) && !rate_take(p))
@@ -1050,7 +1113,7 @@ job_admit(void)
 				run_check_done(p->run);
 				continue;
 			}
-			if (p->hold->def->rate > 0)
+			if (p->rate > 0)
 				p->tokens -= 1;
 			item_start(it);
 			progress = 1;
@@ -1430,6 +1493,8 @@ run_start(struct run *r, char **cause)
 	uint64_t		 i;
 	struct glob		*g;
 
+	p->concurrency = d->concurrency;
+	p->rate = d->rate;
 	for (i = 0; i < d->urls.n && p->retry_fp == NULL; i++) {
 		if (glob_compile(d->urls.v[i], J.dc->max_urls, &g, cause) ==
 		    -1)
