@@ -316,6 +316,50 @@ raw_add(struct body *b, const char *data, size_t len)
 	b->raw[b->len] = '\0';
 }
 
+/*
+ * A few tokeners are kept for reuse: a new one per body was a good part of
+ * the cost of a small body (an allocation of the parse stack each time).
+ * The loop thread is the only user.
+ */
+#define TOK_POOL	64
+static struct json_tokener	*tok_pool[TOK_POOL];
+static size_t			 tok_npool;
+
+static struct json_tokener *
+tok_get(void)
+{
+	struct json_tokener	*t;
+
+	if (tok_npool > 0) {
+		t = tok_pool[--tok_npool];
+		json_tokener_reset(t);
+		return (t);
+	}
+	if ((t = json_tokener_new_ex(BODY_MAX_DEPTH)) == NULL)
+		fatalx("json_tokener_new_ex: out of memory");
+	json_tokener_set_flags(t, JSON_TOKENER_STRICT);
+	return (t);
+}
+
+static void
+tok_put(struct json_tokener *t)
+{
+	if (t == NULL)
+		return;
+	if (tok_npool < TOK_POOL)
+		tok_pool[tok_npool++] = t;
+	else
+		json_tokener_free(t);
+}
+
+/* Release the pooled tokeners (daemon exit, leak checkers). */
+void
+body_cleanup(void)
+{
+	while (tok_npool > 0)
+		json_tokener_free(tok_pool[--tok_npool]);
+}
+
 static void
 raw_drop(struct body *b)
 {
@@ -330,7 +374,7 @@ json_fail(struct body *b)
 {
 	b->js = JS_FAILED;
 	if (b->tok != NULL) {
-		json_tokener_free(b->tok);
+		tok_put(b->tok);
 		b->tok = NULL;
 	}
 	json_object_put(b->value);
@@ -370,7 +414,7 @@ json_feed(struct body *b, const char *data, size_t len)
 			return;
 		}
 		end = json_tokener_get_parse_end(b->tok);
-		json_tokener_free(b->tok);
+		tok_put(b->tok);
 		b->tok = NULL;
 		b->value = obj;
 		b->js = JS_TRAILING;
@@ -403,7 +447,7 @@ json_end(struct body *b)
 		json_fail(b);
 		return;
 	}
-	json_tokener_free(b->tok);
+	tok_put(b->tok);
 	b->tok = NULL;
 	b->value = obj;
 	b->js = JS_TRAILING;
@@ -420,9 +464,7 @@ body_new(uint64_t max, const char *extract)
 		b->extract = xstrdup(extract);
 	b->js = JS_PARSING;
 	b->lex.st = L_OUT;
-	if ((b->tok = json_tokener_new_ex(BODY_MAX_DEPTH)) == NULL)
-		fatalx("json_tokener_new_ex: out of memory");
-	json_tokener_set_flags(b->tok, JSON_TOKENER_STRICT);
+	b->tok = tok_get();
 	return (b);
 }
 

@@ -484,6 +484,7 @@ modules_free(void)
 	job_free();
 	fetch_free();
 	results_free();
+	body_cleanup();
 }
 
 int

@@ -293,6 +293,7 @@ int	 body_finish(struct body *, char **cause);
 /* Append ,"body":... or ,"body_base64":"..." (nothing if empty). */
 void	 body_encode(struct body *, struct buf *);
 void	 body_free(struct body *);
+void	 body_cleanup(void);		/* at exit: pooled parsers */
 
 /* results.c: result records, the NDJSON writer thread, summaries. */
 struct record {

@@ -123,6 +123,9 @@ struct run_priv {
 	ev_timer		 disk_timer;	/* retries a failed write */
 	FILE			*retry_fp;	/* retry-failed: old results */
 	struct validators	*val;		/* conditional: last run's */
+	struct host		*host_cache;	/* origin of the last URL */
+	char			*host_prefix;	/* its scheme://authority */
+	size_t			 host_plen;
 	uint64_t		*done;		/* resume: indices with a record */
 	size_t			 ndone;		/* words in done */
 	struct rfile		*af;		/* RUN.attempts.ndjson */
@@ -605,6 +608,45 @@ item_on_data(struct xfer *x, const char *p, size_t len)
 	return (body_feed(it->body, p, len));
 }
 
+/* Length of "scheme://authority" at the start of a URL. */
+static size_t
+url_prefix_len(const char *url)
+{
+	const char	*a = strstr(url, "://");
+
+	if (a == NULL)
+		return (0);
+	a += 3;
+	return ((size_t)(a - url) + strcspn(a, "/?#"));
+}
+
+/*
+ * The origin of a URL; the run remembers the last one, since the URLs of
+ * a glob usually share it (parsing every URL's origin was measurable).
+ */
+static struct host *
+run_host(struct run *r, const char *url)
+{
+	struct run_priv	*p = r->p;
+	struct host	*h;
+	size_t		 n = url_prefix_len(url);
+
+	if (p->host_cache != NULL && n > 0 && n == p->host_plen &&
+	    memcmp(url, p->host_prefix, n) == 0) {
+		p->host_cache->refs++;
+		return (p->host_cache);
+	}
+	h = host_get(url);
+	if (p->host_cache != NULL)
+		host_put(p->host_cache);
+	free(p->host_prefix);
+	p->host_cache = h;
+	h->refs++;
+	p->host_prefix = xstrndup(url, n);
+	p->host_plen = n;
+	return (h);
+}
+
 static struct item *
 item_new(struct run *r, uint64_t i, const char *url)
 {
@@ -613,7 +655,7 @@ item_new(struct run *r, uint64_t i, const char *url)
 	it->run = r;
 	it->i = i;
 	it->url = xstrdup(url);
-	it->host = host_get(url);
+	it->host = run_host(r, url);
 	it->state = ITEM_PENDING;
 	it->queued_at = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);
 	return (it);
@@ -1402,6 +1444,9 @@ run_free(struct run *r)
 		fclose(p->retry_fp);
 	free(p->done);
 	results_validators_free(p->val);
+	if (p->host_cache != NULL)
+		host_put(p->host_cache);
+	free(p->host_prefix);
 	free(p->reqbody);
 	buf_free(&p->line);
 	hold_put(p->hold);
