@@ -55,14 +55,9 @@ t_wait_until "t_ctl status c --json | grep -q '\"state\":\"done\"'" 5 ||
 t_wait_until "t_ctl status b --json | grep -q '\"state\":\"done\"'" 5 ||
     t_fail "job b did not run"
 grep -q "configuration reloaded" "$T/fetchd.log" || t_fail "no reload logged"
-# (Periodic runs need `every`; until job.c runs them this part is skipped.)
-if t_wait_until "[ \"\$(t_up_count /a2/1)\" -ge 1 ]" 3; then
-	t_log "job a's next run fetched its new URLs"
-elif [ "$(t_up_count /a/1)" -gt 1 ]; then
-	t_fail "job a ran again with its old URLs after the reload"
-else
-	t_log "job a did not run again (every is not implemented): skipped"
-fi
+# The changed periodic job takes its new definition from its next run.
+t_wait_until "[ \"\$(t_up_count /a2/1)\" -ge 1 ]" 3 ||
+    t_fail "job a's next run did not fetch its new URLs"
 
 t_stop_fetchd
 
