@@ -521,7 +521,13 @@ host_feedback(struct item *it, enum fclass fc, int64_t ra)
 		h->limit = cur > 1 ? cur / 2 : 1;
 	}
 	h->consec++;
-	if (d->breaker > 0 && (h->consec >= d->breaker || it->probe))
+	/*
+	 * Only with nothing else in flight there: with many transfers at
+	 * once, failures that come back first (a 503 is quicker than a 200)
+	 * are not yet a verdict on the origin.
+	 */
+	if (d->breaker > 0 && (it->probe || (h->consec >= d->breaker &&
+	    h->inflight == 0)))
 		host_trip(h, r, it->probe);
 }
 
