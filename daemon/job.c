@@ -1423,19 +1423,41 @@ run_new(struct job *j)
 	return (r);
 }
 
+/* Drop every URL the run holds, in flight or not, without a record. */
 static void
-run_free(struct run *r)
+run_drop_items(struct run_priv *p)
 {
-	struct run_priv	*p = r->p;
 	struct item	*it;
 
-	while ((it = TAILQ_FIRST(&p->pending)) != NULL ||
-	    (it = TAILQ_FIRST(&p->inflight)) != NULL ||
-	    (it = TAILQ_FIRST(&p->waiting)) != NULL) {
+	while ((it = TAILQ_FIRST(&p->inflight)) != NULL ||
+	    (it = TAILQ_FIRST(&p->waiting)) != NULL ||
+	    (it = TAILQ_FIRST(&p->pending)) != NULL) {
 		fetch_cancel(&it->x);
 		item_unlink(it);
 		item_free(it);
 	}
+}
+
+/* A run leaves the active list: its timers stop, the attempt log closes. */
+static void
+run_deactivate(struct run_priv *p)
+{
+	TAILQ_REMOVE(&J.active, p, active);
+	ev_timer_stop(J.loop, &p->deadline);
+	ev_timer_stop(J.loop, &p->rate_timer);
+	ev_timer_stop(J.loop, &p->disk_timer);
+	if (p->af != NULL) {
+		results_close(p->af, NULL, NULL, NULL);
+		p->af = NULL;
+	}
+}
+
+static void
+run_free(struct run *r)
+{
+	struct run_priv	*p = r->p;
+
+	run_drop_items(p);
 	if (p->rf != NULL)
 		results_close(p->rf, NULL, NULL, NULL);
 	if (p->af != NULL)
@@ -1685,14 +1707,7 @@ run_finish(struct run *r)
 	struct run_priv	*p = r->p;
 	char		*summary;
 
-	TAILQ_REMOVE(&J.active, p, active);
-	ev_timer_stop(J.loop, &p->deadline);
-	ev_timer_stop(J.loop, &p->rate_timer);
-	ev_timer_stop(J.loop, &p->disk_timer);
-	if (p->af != NULL) {
-		results_close(p->af, NULL, NULL, NULL);
-		p->af = NULL;
-	}
+	run_deactivate(p);
 	r->state = run_outcome(r);
 	r->ended = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);
 	r->ended_wall = util_wallclock_ms();
@@ -2492,23 +2507,9 @@ static void
 run_suspend(struct run *r)
 {
 	struct run_priv	*p = r->p;
-	struct item	*it;
 
-	while ((it = TAILQ_FIRST(&p->inflight)) != NULL ||
-	    (it = TAILQ_FIRST(&p->waiting)) != NULL ||
-	    (it = TAILQ_FIRST(&p->pending)) != NULL) {
-		fetch_cancel(&it->x);
-		item_unlink(it);
-		item_free(it);
-	}
-	TAILQ_REMOVE(&J.active, p, active);
-	ev_timer_stop(J.loop, &p->deadline);
-	ev_timer_stop(J.loop, &p->rate_timer);
-	ev_timer_stop(J.loop, &p->disk_timer);
-	if (p->af != NULL) {
-		results_close(p->af, NULL, NULL, NULL);
-		p->af = NULL;
-	}
+	run_drop_items(p);
+	run_deactivate(p);
 	r->closing = 1;
 	J.nclosing++;
 	results_close(p->rf, NULL, run_suspended, r);
