@@ -186,6 +186,13 @@ journal_send(const struct logsite *at, int pri, const struct log_fields *f,
 	sd_journal_sendv(e.iov, e.n);
 }
 
+static void	vlog(const struct logsite *, int, const struct log_fields *,
+		    const char *, va_list) ATTR_PRINTF(4, 0);
+static void	vlog_errno(const struct logsite *, int, const char *, va_list)
+		    ATTR_PRINTF(3, 0);
+static void	vlog_plain(const struct logsite *, int, const char *, va_list)
+		    ATTR_PRINTF(3, 0);
+
 static void
 vlog(const struct logsite *at, int pri, const struct log_fields *f,
     const char *fmt, va_list ap)
