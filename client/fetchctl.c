@@ -125,6 +125,7 @@ static struct json_object *build_job(struct ctl *);
 static struct json_object *build_submit(struct ctl *);
 static struct json_object *build_explain(struct ctl *);
 static struct json_object *build_version(struct ctl *);
+static struct json_object *build_set(struct ctl *);
 static int	print_submit(struct ctl *, const struct reply *);
 static int	print_retry(struct ctl *, const struct reply *);
 static int	print_explain(struct ctl *, const struct reply *);
@@ -137,6 +138,8 @@ static int	print_failures(struct ctl *, const struct reply *);
 static int	print_cancel(struct ctl *, const struct reply *);
 static int	print_ping(struct ctl *, const struct reply *);
 static int	print_version(struct ctl *, const struct reply *);
+static int	print_metrics(struct ctl *, const struct reply *);
+static int	print_set(struct ctl *, const struct reply *);
 
 static const struct cmd cmds[] = {
 	{ "submit", "FILE [--wait]",
@@ -172,6 +175,12 @@ static const struct cmd cmds[] = {
 	{ "resume", "JOB [--run N]",
 	    "let a paused run go on (also after a write error)",
 	    1, O_RUN, 1, 1, build_job, print_cancel },
+	{ "set", "JOB KEY=VALUE [--run N]",
+	    "change a setting of a run as it goes: concurrency or rate",
+	    1, O_RUN, 2, 2, build_set, print_set },
+	{ "metrics", "",
+	    "counters of every job and host as OpenMetrics text",
+	    0, 0, 0, 0, build_job, print_metrics },
 	{ "reload", "",
 	    "make fetchd read its configuration and jobs-dir again",
 	    1, 0, 0, 0, build_job, print_reload },
@@ -733,6 +742,22 @@ build_explain(struct ctl *ctl)
 	return (req);
 }
 
+/* set: "KEY=VALUE" split; fetchd checks the key and the value. */
+static struct json_object *
+build_set(struct ctl *ctl)
+{
+	struct json_object	*req;
+	const char		*kv = ctl->args.pos[1], *eq;
+
+	if ((eq = strchr(kv, '=')) == NULL || eq == kv)
+		usage_error(ctl->cmd, "set: expected KEY=VALUE, got '%s'", kv);
+	req = build_job(ctl);
+	json_object_object_add(req, "key",
+	    json_object_new_string_len(kv, (int)(eq - kv)));
+	json_object_object_add(req, "value", json_object_new_string(eq + 1));
+	return (req);
+}
+
 static struct json_object *
 build_version(struct ctl *ctl)
 {
@@ -857,6 +882,20 @@ static int
 print_version(struct ctl *ctl, const struct reply *r)
 {
 	ctl->out->version(r);
+	return (CTL_EXIT_OK);
+}
+
+static int
+print_metrics(struct ctl *ctl, const struct reply *r)
+{
+	ctl->out->metrics(r);
+	return (CTL_EXIT_OK);
+}
+
+static int
+print_set(struct ctl *ctl, const struct reply *r)
+{
+	ctl->out->set(r);
 	return (CTL_EXIT_OK);
 }
 

@@ -44,7 +44,8 @@ enum watch_ev {
  * that watch has nothing running to show; summary shows a run that submit
  * --wait saw finish; stop ends progress output (done, Ctrl-C or error).
  * retrying: the reply to retry-failed; notice: an error reply that is an
- * answer (nothing to retry), not a failure.
+ * answer (nothing to retry), not a failure; metrics: the OpenMetrics
+ * text; set: the setting a run now has.
  */
 struct output {
 	void	(*client_version)(void);
@@ -55,6 +56,8 @@ struct output {
 	void	(*reloaded)(const struct reply *);
 	void	(*explain)(const struct reply *);
 	void	(*cancelled)(const struct reply *);
+	void	(*metrics)(const struct reply *);
+	void	(*set)(const struct reply *);
 	void	(*notice)(const struct reply *);
 	void	(*table)(const struct reply *);
 	void	(*detail)(const struct reply *);

@@ -9,8 +9,12 @@
  * second, a run's line left behind for good when it finishes), elsewhere a
  * plain line per run at most once a second.  output_json prints each reply
  * line as fetchd sent it, except that results and failures print the inner
- * records alone, which is the NDJSON of the results file.  Tables print
- * the same whether or not stdout is a terminal.
+ * records alone, which is the NDJSON of the results file.
+ *
+ * On a terminal (and only there) run states are coloured, unless NO_COLOR
+ * is set to anything or TERM is "dumb", and the status table is fitted to
+ * the terminal's width by cutting job names.  Elsewhere tables depend on
+ * their content alone, so that scripts may grep them.
  */
 #include "config.h"
 
@@ -190,11 +194,88 @@ array_len(struct json_object *a)
 	return (json_object_array_length(a));
 }
 
+static size_t
+term_cols(void)
+{
+	struct winsize	 ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+		return (ws.ws_col);
+	return (80);
+}
+
+/* Is stdout a terminal that takes escape sequences?  Asked once. */
+static int
+term_tty(void)
+{
+	static int	 tty = -1;
+	const char	*term;
+
+	if (tty == -1) {
+		term = getenv("TERM");
+		tty = isatty(STDOUT_FILENO) &&
+		    (term == NULL || strcmp(term, "dumb") != 0);
+	}
+	return (tty);
+}
+
+/* Colours: on a terminal, unless NO_COLOR is set (https://no-color.org). */
+static int
+term_colour(void)
+{
+	static int	 colour = -1;
+	const char	*no = getenv("NO_COLOR");
+
+	if (colour == -1)
+		colour = term_tty() && (no == NULL || *no == '\0');
+	return (colour);
+}
+
+/* The SGR sequence of a run state, "" for none. */
+static const char *
+state_sgr(const char *state)
+{
+	static const struct {
+		const char	*state;
+		const char	*sgr;
+	} sgrs[] = {
+		{ "done",	"\033[32m" },		/* green */
+		{ "partial",	"\033[33m" },		/* yellow */
+		{ "failed",	"\033[1;31m" },	/* bold red */
+		{ "cancelled",	"\033[31m" },		/* red */
+		{ "running",	"\033[34m" },		/* blue */
+	};
+	size_t	 i;
+
+	if (state == NULL || !term_colour())
+		return ("");
+	for (i = 0; i < nitems(sgrs); i++) {
+		if (strcmp(state, sgrs[i].state) == 0)
+			return (sgrs[i].sgr);
+	}
+	return ("");
+}
+
+/* Print a state in its colour. */
+static void
+put_state(const char *state)
+{
+	const char	*sgr = state_sgr(state);
+
+	printf("%s%s%s", sgr, state != NULL ? state : "?",
+	    *sgr != '\0' ? "\033[m" : "");
+}
+
 /*
  * Tables: columns two spaces apart, numbers right-aligned, the last column
  * not padded.  The first TABLE_MEASURE rows are held to size the columns;
  * later rows print as they come with those widths (a long table streams).
+ * On a terminal a table with an elastic column is fitted to the width of
+ * the terminal: that column's cells are cut ("~" marks the cut), never
+ * below TABLE_CUT_MIN columns; a state column is coloured.
  */
+#define TABLE_CUT_MIN	8
+
 struct table {
 	size_t		  ncols;
 	const char	 *head[TABLE_COLS];
@@ -204,40 +285,101 @@ struct table {
 	size_t		  nrows;
 	size_t		  total;
 	int		  fixed;
+	int		  elastic;	/* column cut to fit, or -1 */
+	int		  state;	/* column coloured, or -1 */
+	int		  cut;		/* elastic cells may be cut */
 };
 
-/* cols is "NAME RUN:r ..." where ":r" marks a right-aligned column. */
+/*
+ * cols: the heads; ">NAME" is right-aligned, "~NAME" elastic, "*NAME"
+ * a run state.
+ */
 static void
 table_init(struct table *t, const char *const *cols, size_t ncols)
 {
-	size_t	 i;
+	const char	*h;
+	size_t		 i;
 
 	memset(t, 0, sizeof(*t));
 	t->ncols = ncols;
+	t->elastic = t->state = -1;
 	for (i = 0; i < ncols; i++) {
-		t->right[i] = cols[i][0] == '>';
-		t->head[i] = cols[i] + t->right[i];
+		h = cols[i];
+		if (*h == '>')
+			t->right[i] = 1;
+		else if (*h == '~')
+			t->elastic = (int)i;
+		else if (*h == '*')
+			t->state = (int)i;
+		t->head[i] = h + (*h == '>' || *h == '~' || *h == '*');
 		t->width[i] = strlen(t->head[i]);
 	}
 	t->cells = xreallocarray(NULL, TABLE_MEASURE * ncols, sizeof(char *));
 }
 
+/* Print text cut to w columns, the last one a "~" if it was cut. */
 static void
-table_print_row(const struct table *t, char *const *row)
+put_cut(const char *s, size_t w)
 {
-	size_t	 i, w, pad;
+	size_t	 i, cols = 0;
+
+	if (textwidth(s) <= w) {
+		fputs(s, stdout);
+		return;
+	}
+	for (i = 0; s[i] != '\0'; i++) {
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && cols++ == w - 1)
+			break;
+	}
+	fwrite(s, 1, i, stdout);
+	fputc('~', stdout);
+}
+
+static void
+table_print_row(const struct table *t, char *const *row, int head)
+{
+	const char	*sgr;
+	size_t		 i, w, pad;
 
 	for (i = 0; i < t->ncols; i++) {
 		w = textwidth(row[i]);
+		if (t->cut && (int)i == t->elastic && w > t->width[i])
+			w = t->width[i];
 		pad = w < t->width[i] ? t->width[i] - w : 0;
+		sgr = !head && (int)i == t->state ? state_sgr(row[i]) : "";
 		if (t->right[i])
-			printf("%*s%s", (int)pad, "", row[i]);
-		else if (i + 1 < t->ncols)
-			printf("%s%*s", row[i], (int)pad, "");
-		else
-			fputs(row[i], stdout);
+			printf("%*s", (int)pad, "");
+		fputs(sgr, stdout);
+		put_cut(row[i], w);
+		if (*sgr != '\0')
+			fputs("\033[m", stdout);
+		if (!t->right[i] && i + 1 < t->ncols)
+			printf("%*s", (int)pad, "");
 		fputs(i + 1 < t->ncols ? "  " : "\n", stdout);
 	}
+}
+
+/* On a terminal: narrow the elastic column until the rows fit. */
+static void
+table_fit(struct table *t)
+{
+	size_t	 i, sum = 0, cols, e;
+
+	if (t->elastic == -1 || !term_tty())
+		return;
+	e = (size_t)t->elastic;
+	for (i = 0; i < t->ncols; i++)
+		sum += t->width[i] + (i + 1 < t->ncols ? 2 : 0);
+	cols = term_cols();
+	if (sum <= cols)
+		return;
+	t->cut = 1;
+	if (t->width[e] - TABLE_CUT_MIN > sum - cols)
+		t->width[e] -= sum - cols;
+	else if (t->width[e] > TABLE_CUT_MIN)
+		t->width[e] = TABLE_CUT_MIN;
+	if (t->width[e] < strlen(t->head[e]))
+		t->width[e] = strlen(t->head[e]);
 }
 
 static void
@@ -249,14 +391,15 @@ table_flush(struct table *t)
 	if (t->fixed)
 		return;
 	t->fixed = 1;
+	table_fit(t);
 	for (i = 0; i < t->ncols; i++)
 		head[i] = xstrdup(t->head[i]);
-	table_print_row(t, head);
+	table_print_row(t, head, 1);
 	for (i = 0; i < t->ncols; i++)
 		free(head[i]);
 	for (i = 0; i < t->nrows * t->ncols; i++) {
 		if (i % t->ncols == 0)
-			table_print_row(t, t->cells + i);
+			table_print_row(t, t->cells + i, 0);
 		free(t->cells[i]);
 	}
 	t->nrows = 0;
@@ -270,7 +413,7 @@ table_add(struct table *t, char **row)
 
 	t->total++;
 	if (t->fixed) {
-		table_print_row(t, row);
+		table_print_row(t, row, 0);
 		for (i = 0; i < t->ncols; i++)
 			free(row[i]);
 		return;
@@ -459,6 +602,27 @@ human_cancelled(const struct reply *r)
 	    obj_int(r->obj, "run"));
 }
 
+/* metrics: the text as fetchd made it (it ends in "# EOF\n"). */
+static void
+human_metrics(const struct reply *r)
+{
+	struct json_object	*t = obj_get(r->obj, "text");
+
+	if (t == NULL || !json_object_is_type(t, json_type_string))
+		return;
+	fwrite(json_object_get_string(t), 1,
+	    (size_t)json_object_get_string_len(t), stdout);
+}
+
+/* set: "items run 3: concurrency = 20". */
+static void
+human_set(const struct reply *r)
+{
+	printf("%s run %" PRId64 ": %s = %s\n", ostr(r->obj, "name"),
+	    obj_int(r->obj, "run"), ostr(r->obj, "key"),
+	    ostr(r->obj, "value"));
+}
+
 /* Human output: status and list. */
 
 static char *
@@ -473,7 +637,7 @@ progress_cell(struct json_object *s)
 static void
 human_table(const struct reply *r)
 {
-	static const char *const cols[] = { "NAME", ">RUN", "STATE",
+	static const char *const cols[] = { "~NAME", ">RUN", "*STATE",
 	    ">PROGRESS", ">OK", ">FAILED", ">RETRY", ">INFLIGHT", ">RATE",
 	    ">ELAPSED" };
 	struct json_object	*jobs = obj_get(r->obj, "jobs"), *s;
@@ -608,8 +772,9 @@ detail_one(struct json_object *s)
 	char			 a[64], b[64], c[64];
 	int64_t			 total = obj_int(s, "total");
 
-	printf("%s run %" PRId64 ": %s\n", ostr(s, "name"),
-	    obj_int(s, "run"), state);
+	printf("%s run %" PRId64 ": ", ostr(s, "name"), obj_int(s, "run"));
+	put_state(state);
+	printf("\n");
 	if (obj_str(s, "reason") != NULL)
 		printf("  reason    %s\n", obj_str(s, "reason"));
 	if (obj_get(s, "retry_of") != NULL)
@@ -975,28 +1140,16 @@ static struct {
 	int		 pending;	/* a change not drawn yet */
 } live;
 
-static size_t
-term_cols(void)
-{
-	struct winsize	 ws;
-
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
-		return (ws.ws_col);
-	return (80);
-}
-
 static struct liverun *
 live_get(struct json_object *snap)
 {
 	const char	*name = obj_str(snap, "name");
 	int64_t		 run = obj_int(snap, "run");
-	const char	*term = getenv("TERM");
 	size_t		 i;
 
 	if (!live.init) {
 		live.init = 1;
-		live.tty = isatty(STDOUT_FILENO) &&
-		    (term == NULL || strcmp(term, "dumb") != 0);
+		live.tty = term_tty();
 	}
 	if (name == NULL)
 		name = "?";
@@ -1342,6 +1495,8 @@ const struct output output_human = {
 	.reloaded =		human_reloaded,
 	.explain =		human_explain,
 	.cancelled =		human_cancelled,
+	.metrics =		human_metrics,
+	.set =			human_set,
 	.notice =		human_notice,
 	.table =		human_table,
 	.detail =		human_detail,
@@ -1407,6 +1562,8 @@ const struct output output_json = {
 	.reloaded =		json_line,
 	.explain =		json_line,
 	.cancelled =		json_line,
+	.metrics =		json_line,
+	.set =			json_line,
 	.notice =		json_line,
 	.table =		json_line,
 	.detail =		json_line,
