@@ -1607,6 +1607,10 @@ run_start(struct run *r, char **cause)
 	f.message_id = MSGID_RUN_STARTED;
 	f.job = r->job->name;
 	f.run = r->number;
+	if (d->insecure)
+		log_event(LOG_WARNING, &f, "%s run %u: insecure = yes: TLS "
+		    "certificates and host names are not verified",
+		    r->job->name, r->number);
 	log_event(LOG_INFO, &f, "%s run %u started: %llu URLs%s", r->job->name,
 	    r->number, (unsigned long long)r->st.total,
 	    r->st.total_known ? "" : " and a urls-file");

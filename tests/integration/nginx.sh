@@ -22,6 +22,10 @@ per-host = 20
 [job untrusted]
 url = $NGXS/json/1
 retries = 0
+
+[job insecure]
+url = $NGXS/json/insecure
+insecure = yes
 CONF
 t_ctl submit "$T/n.conf" --wait > "$T/out" 2>&1
 [ $? -eq 1 ] || t_fail "expected exit 1 (untrusted fails): $(cat "$T/out")"
@@ -33,7 +37,11 @@ for job in ("plain", "h2"):
     assert all(isinstance(r["body"], dict) for r in recs), job
 u = [json.loads(l) for l in open(f"{sys.argv[1]}/untrusted/1.ndjson")]
 assert u[0]["error"] == "tls", u
+k = [json.loads(l) for l in open(f"{sys.argv[1]}/insecure/1.ndjson")]
+assert k[0]["status"] == 200, k
 PY
+[ "$(grep -c 'insecure = yes: TLS certificates' "$T/fetchd.log")" = 1 ] ||
+	t_fail "insecure = yes not warned about exactly once"
 log="$NGX_ACCESS_LOG"
 [ -f "$log" ] || t_fail "no nginx access log"
 /usr/bin/python3 - "$log" <<'PY' || t_fail "connection reuse / protocol"
@@ -43,6 +51,8 @@ for line in open(sys.argv[1]):
     f = line.split()
     # log_format: $connection $server_protocol $scheme $status $request_uri
     conn, proto, scheme = f[0], f[1], f[2]
+    if f[-1] == "/json/insecure":     # the insecure job's own request
+        continue
     if scheme == "https" and proto == "HTTP/2.0":
         h2_conns.add(conn); h2_reqs += 1
     elif scheme == "http":
