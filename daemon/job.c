@@ -1874,6 +1874,35 @@ job_persist(struct job *j)
 }
 
 /*
+ * The run numbers N of the files N<suffix> in a results directory,
+ * ascending, in a malloc'd array (NULL when there are none).
+ */
+static size_t
+run_numbers(const char *dir, const char *suffix, unsigned **out)
+{
+	DIR		*d;
+	struct dirent	*de;
+	unsigned long	 n;
+	char		*end;
+	size_t		 nv = 0;
+
+	*out = NULL;
+	if ((d = opendir(dir)) == NULL)
+		return (0);
+	while ((de = readdir(d)) != NULL) {
+		n = strtoul(de->d_name, &end, 10);
+		if (n == 0 || n > UINT32_MAX || strcmp(end, suffix) != 0)
+			continue;
+		*out = xreallocarray(*out, nv + 1, sizeof(**out));
+		(*out)[nv++] = (unsigned)n;
+	}
+	closedir(d);
+	if (nv > 0)
+		qsort(*out, nv, sizeof(**out), unsigned_cmp);
+	return (nv);
+}
+
+/*
  * Periodic jobs (every).  A job's timer fires once per period; the first
  * one of a job defined from a file (jobs-dir, or saved jobs at start-up)
  * comes at an offset within the period taken from a hash of its name, so
@@ -1975,28 +2004,12 @@ job_prune(struct job *j)
 	static const char *const ext[] = {
 		"ndjson", "attempts.ndjson", "resumes", "retry", "summary.json"
 	};
-	char		*dir, *path, *end;
-	DIR		*d;
-	struct dirent	*de;
-	unsigned	*v = NULL;
-	unsigned long	 n;
-	size_t		 nv = 0, i, k;
+	char		*dir, *path;
+	unsigned	*v;
+	size_t		 nv, i, k;
 
 	xasprintf(&dir, "%s/results/%s", J.dc->state_dir, j->name);
-	if ((d = opendir(dir)) == NULL) {
-		free(dir);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		n = strtoul(de->d_name, &end, 10);
-		if (n == 0 || n > UINT32_MAX || strcmp(end, ".summary.json"))
-			continue;
-		v = xreallocarray(v, nv + 1, sizeof(*v));
-		v[nv++] = (unsigned)n;
-	}
-	closedir(d);
-	if (nv > 0)
-		qsort(v, nv, sizeof(*v), unsigned_cmp);
+	nv = run_numbers(dir, ".summary.json", &v);
 	for (i = 0; i + j->def->keep < nv; i++) {
 		for (k = 0; k < nitems(ext); k++) {
 			xasprintf(&path, "%s/%u.%s", dir, v[i], ext[k]);
@@ -2257,40 +2270,29 @@ run_restore(struct job *j, const char *dir, unsigned n)
 static void
 job_resume_runs(struct job *j)
 {
-	char		*dir, *sum, *end;
-	DIR		*d;
-	struct dirent	*de;
-	unsigned long	 n;
-	unsigned	*v = NULL, last_done = 0;
-	size_t		 nv = 0, i;
+	char		*dir, *sum;
+	unsigned	*all, *v, last_done = 0;
+	size_t		 nall, nv = 0, i;
 	struct stat	 st;
 
 	xasprintf(&dir, "%s/results/%s", J.dc->state_dir, j->name);
-	if ((d = opendir(dir)) == NULL) {
-		free(dir);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		n = strtoul(de->d_name, &end, 10);
-		if (n == 0 || n > UINT32_MAX || strcmp(end, ".ndjson") != 0)
-			continue;
-		xasprintf(&sum, "%s/%lu.summary.json", dir, n);
-		if (stat(sum, &st) == -1 && errno == ENOENT) {
-			v = xreallocarray(v, nv + 1, sizeof(*v));
-			v[nv++] = (unsigned)n;
-		} else if (n > last_done)
-			last_done = (unsigned)n;
+	nall = run_numbers(dir, ".ndjson", &all);
+	v = xcalloc(nall, sizeof(*v));
+	for (i = 0; i < nall; i++) {
+		xasprintf(&sum, "%s/%u.summary.json", dir, all[i]);
+		if (stat(sum, &st) == -1 && errno == ENOENT)
+			v[nv++] = all[i];
+		else
+			last_done = all[i];	/* ascending: the newest wins */
 		free(sum);
 	}
-	closedir(d);
-	if (nv > 0)
-		qsort(v, nv, sizeof(*v), unsigned_cmp);
 	for (i = 0; i < nv && v[i] < last_done; i++)
 		run_resume(j, dir, v[i]);
 	if (last_done > 0)
 		run_restore(j, dir, last_done);
 	for (; i < nv; i++)
 		run_resume(j, dir, v[i]);
+	free(all);
 	free(v);
 	free(dir);
 }
