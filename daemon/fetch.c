@@ -190,6 +190,7 @@ fetch_fill(struct xfer *x, CURL *e, CURLcode rc)
 {
 	long		 status = 0, ver = 0;
 	curl_off_t	 t;
+	char		 was[192];
 
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	x->status = (int)status;
@@ -216,6 +217,14 @@ fetch_fill(struct xfer *x, CURL *e, CURLcode rc)
 		snprintf(x->detail, sizeof(x->detail),
 		    "body larger than max-body (%llu bytes)",
 		    (unsigned long long)x->def->max_body);
+	else if (rc == CURLE_TOO_MANY_REDIRECTS)
+		snprintf(x->detail, sizeof(x->detail),
+		    "more than max-redirs (%u) redirects", x->def->max_redirs);
+	else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+		snprintf(was, sizeof(was), "%.180s", x->detail);
+		snprintf(x->detail, sizeof(x->detail), "refused: fetchd "
+		    "speaks and follows only http and https (%s)", was);
+	}
 }
 
 /*
@@ -370,7 +379,7 @@ fetch_setup_limits(CURL *e, struct xfer *x)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)d->max_redirs);
 	if (d->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, d->ca_file);
 	if (d->insecure) {

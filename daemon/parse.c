@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -110,6 +111,8 @@ SETTER(set_extract);
 SETTER(set_proxy);
 SETTER(set_log_level);
 SETTER(set_agent);
+SETTER(set_user);
+SETTER(set_names);
 
 #define MS	USEC_PER_MSEC
 #define SEC	USEC_PER_SEC
@@ -161,6 +164,8 @@ SETTER(set_agent);
 	    1, 100000, 0, "10")						\
 	K("max-body", set_size, max_body,				\
 	    1, GIB, 0, "8M")						\
+	K("max-redirs", set_count, max_redirs,				\
+	    0, 100, 0, "10")						\
 	K("method", set_method, method,					\
 	    0, 0, 0, "GET")						\
 	K("min-success", set_min_success, min_success,			\
@@ -181,6 +186,8 @@ SETTER(set_agent);
 	    0, 0, 0, "connect dns timeout 5xx 429 408 reset")		\
 	K("retry-unsafe", set_bool, retry_unsafe,			\
 	    0, 0, 0, "no")						\
+	K("secret-headers", set_names, secret_headers,			\
+	    0, 0, 0, NULL)						\
 	K("stall-timeout", set_duration, stall_timeout,			\
 	    SEC, DMAX, K_ZERO, "15s")					\
 	K("timeout", set_duration, timeout,				\
@@ -214,6 +221,8 @@ SETTER(set_agent);
 	    0, 0, 0, NULL)						\
 	K("sync", set_sync, sync,					\
 	    0, 0, 0, "batch")						\
+	K("user", set_user, user,					\
+	    0, 0, K_EMPTY, NULL)					\
 	K("user-agent", set_agent, user_agent,				\
 	    0, 0, 0, "fetchd/" PACKAGE_VERSION)
 
@@ -677,10 +686,16 @@ set_header(struct pstate *ps, const struct key *k, void *obj,
 	(void)ps;
 	for (n = 0; is_tchar(val[n]); n++)
 		;
-	if (n == 0 || val[n] != ':')
-		return (cerr(cause, "expected 'Name: value', got '%s'", val));
+	/* Messages name the header, never its value: it may be secret. */
+	if (n == 0)
+		return (cerr(cause, "expected 'Name: value', with a name "
+		    "of letters, digits and !#$%%&'*+-.^_`|~"));
+	if (val[n] != ':')
+		return (cerr(cause, "expected 'Name: value', got no ':' "
+		    "after '%.*s'", (int)n, val));
 	if (has_ctl(val, 1))
-		return (cerr(cause, "control character in '%s'", val));
+		return (cerr(cause, "control character in the value of "
+		    "'%.*s'", (int)n, val));
 	if (sl->n >= PARSE_MAX_HEADERS)
 		return (cerr(cause, "more than %d headers",
 		    PARSE_MAX_HEADERS));
@@ -962,6 +977,89 @@ set_agent(struct pstate *ps, const struct key *k, void *obj,
 		return (cerr(cause, "expected a User-Agent like fetchd/1.0, "
 		    "got '%s'", val));
 	str_replace(FIELD(obj, k, char *), val);
+	return (0);
+}
+
+/*
+ * The user to run as: a name (or number) the system knows.  Looked up
+ * again when fetchd drops to it; here only so that a typo is FILE:LINE.
+ */
+static int
+set_user(struct pstate *ps, const struct key *k, void *obj,
+    const char *val, char **cause)
+{
+	uint64_t	 uid;
+
+	(void)ps;
+	if (*val == '\0') {
+		str_replace(FIELD(obj, k, char *), NULL);
+		return (0);
+	}
+	if (has_space(val) || strlen(val) > 256)
+		return (cerr(cause, "expected a user name, got '%s'", val));
+	if (getpwnam(val) == NULL && (util_parse_uint(val, 0, UINT32_MAX - 1,
+	    &uid, NULL) == -1 || getpwuid((uid_t)uid) == NULL))
+		return (cerr(cause, "no such user '%s'", val));
+	str_replace(FIELD(obj, k, char *), val);
+	return (0);
+}
+
+/* A list of header names ("X-Api-Key, X-Token"), replacing any earlier. */
+static int
+set_names(struct pstate *ps, const struct key *k, void *obj,
+    const char *val, char **cause)
+{
+	struct strlist	*sl = FIELD(obj, k, struct strlist);
+	struct strlist	 new = { NULL, 0 };
+	const char	*p = val, *t;
+	char		*name;
+	size_t		 len, i;
+
+	(void)ps;
+	while ((t = next_token(&p, &len)) != NULL) {
+		for (i = 0; i < len && is_tchar(t[i]); i++)
+			;
+		if (i < len || new.n >= PARSE_MAX_HEADERS) {
+			strlist_free(&new);
+			if (i < len)
+				return (cerr(cause, "expected header names "
+				    "like X-Api-Key, got '%s'", val));
+			return (cerr(cause, "more than %d header names",
+			    PARSE_MAX_HEADERS));
+		}
+		name = xstrndup(t, len);
+		strlist_add(&new, name);
+		free(name);
+	}
+	strlist_free(sl);
+	*sl = new;
+	return (0);
+}
+
+/* Names whose values are secret in every job. */
+static const char *const secret_builtin[] = {
+	"Authorization", "Cookie", "Proxy-Authorization"
+};
+
+static int
+name_is(const char *hdr, size_t n, const char *name)
+{
+	return (strlen(name) == n && strncasecmp(hdr, name, n) == 0);
+}
+
+int
+parse_header_secret(const struct jobdef *jd, const char *hdr)
+{
+	const char	*colon = strchr(hdr, ':');
+	size_t		 n, i;
+
+	n = colon != NULL ? (size_t)(colon - hdr) : strlen(hdr);
+	for (i = 0; i < nitems(secret_builtin); i++)
+		if (name_is(hdr, n, secret_builtin[i]))
+			return (1);
+	for (i = 0; jd != NULL && i < jd->secret_headers.n; i++)
+		if (name_is(hdr, n, jd->secret_headers.v[i]))
+			return (1);
 	return (0);
 }
 
@@ -1389,6 +1487,7 @@ daemonconf_free(struct daemonconf *dc)
 	free(dc->jobs_dir);
 	free(dc->user_agent);
 	free(dc->admin_group);
+	free(dc->user);
 	memset(dc, 0, sizeof(*dc));
 }
 
@@ -1404,6 +1503,7 @@ jobdef_free(struct jobdef *jd)
 	free(jd->urls_file);
 	free(jd->method);
 	strlist_free(&jd->headers);
+	strlist_free(&jd->secret_headers);
 	free(jd->body);
 	free(jd->body_file);
 	free(jd->expect);
