@@ -296,12 +296,17 @@ take(char **running, char **fresh)
 static int
 apply(struct daemonconf *dc, struct jobfile *jf, char **cause)
 {
+	struct strlist	 sl;
+
 	if (dc->max_clients != D.dc.max_clients)
 		log_notice("max-clients: %u until fetchd restarts",
 		    D.dc.max_clients);
 	take(&D.dc.jobs_dir, &dc->jobs_dir);
 	take(&D.dc.user_agent, &dc->user_agent);
 	take(&D.dc.file, &dc->file);
+	sl = D.dc.submit_dirs;
+	D.dc.submit_dirs = dc->submit_dirs;
+	dc->submit_dirs = sl;
 	D.dc.max_connections = dc->max_connections;
 	D.dc.max_urls = dc->max_urls;
 	D.dc.max_jobs = dc->max_jobs;

@@ -157,6 +157,7 @@ struct daemonconf {
 	int		 sync;		/* SYNC_BATCH */
 	char		*admin_group;	/* may use mutating commands, or NULL */
 	char		*user;		/* drop to this user when root, or NULL */
+	struct strlist	 submit_dirs;	/* submitted jobs may name files here */
 };
 
 /* parse.c: job files and the daemon file, from a buffer. */
@@ -172,6 +173,8 @@ void	 daemonconf_defaults(struct daemonconf *);
 void	 daemonconf_free(struct daemonconf *);
 void	 jobdef_free(struct jobdef *);
 void	 jobfile_free(struct jobfile *);
+/* rel made absolute against the directory of file, as parse_jobs() does. */
+char	*parse_resolve(const char *file, const char *rel);
 /* Is the value of this "Name: value" header secret (never shown)? */
 int	 parse_header_secret(const struct jobdef *, const char *);
 /* The sorted key table, for "did you mean", printconf and the man check. */

@@ -113,6 +113,7 @@ SETTER(set_log_level);
 SETTER(set_agent);
 SETTER(set_user);
 SETTER(set_names);
+SETTER(set_dirs);
 
 #define MS	USEC_PER_MSEC
 #define SEC	USEC_PER_SEC
@@ -218,6 +219,8 @@ SETTER(set_names);
 	K("socket", set_path, socket,					\
 	    0, PARSE_MAX_SOCKET, 0, NULL)				\
 	K("state-dir", set_path, state_dir,				\
+	    0, 0, 0, NULL)						\
+	K("submit-dirs", set_dirs, submit_dirs,				\
 	    0, 0, 0, NULL)						\
 	K("sync", set_sync, sync,					\
 	    0, 0, 0, "batch")						\
@@ -471,6 +474,20 @@ dir_of(const char *name)
 	abs = *d == '\0' ? xstrdup(cwd) : path_join(cwd, d);
 	free(d);
 	return (abs);
+}
+
+/* A file name as parse_jobs(file, ...) makes it absolute. */
+char *
+parse_resolve(const char *file, const char *rel)
+{
+	char	*dir, *p;
+
+	if (*rel == '/')
+		return (xstrdup(rel));
+	dir = dir_of(file);
+	p = path_join(dir, rel);
+	free(dir);
+	return (p);
 }
 
 /* "8M", or "100 bytes" when the size has no unit. */
@@ -1036,6 +1053,39 @@ set_names(struct pstate *ps, const struct key *k, void *obj,
 	return (0);
 }
 
+/* Absolute directory names, separated by whitespace, replacing any earlier. */
+static int
+set_dirs(struct pstate *ps, const struct key *k, void *obj,
+    const char *val, char **cause)
+{
+	struct strlist	*sl = FIELD(obj, k, struct strlist);
+	struct strlist	 new = { NULL, 0 };
+	const char	*p = val, *t;
+	char		*d;
+	size_t		 len;
+
+	(void)ps;
+	if (has_ctl(val, 1))
+		return (cerr(cause, "expected directories without control "
+		    "characters"));
+	while ((t = next_token(&p, &len)) != NULL) {
+		if (*t != '/' || len >= PATH_MAX || new.n >= 64) {
+			strlist_free(&new);
+			return (cerr(cause, "expected at most 64 absolute "
+			    "directories like /srv/fetchd/lists, got '%s'",
+			    val));
+		}
+		d = xstrndup(t, len);
+		while (len > 1 && d[len - 1] == '/')
+			d[--len] = '\0';
+		strlist_add(&new, d);
+		free(d);
+	}
+	strlist_free(sl);
+	*sl = new;
+	return (0);
+}
+
 /* Names whose values are secret in every job. */
 static const char *const secret_builtin[] = {
 	"Authorization", "Cookie", "Proxy-Authorization"
@@ -1488,6 +1538,7 @@ daemonconf_free(struct daemonconf *dc)
 	free(dc->user_agent);
 	free(dc->admin_group);
 	free(dc->user);
+	strlist_free(&dc->submit_dirs);
 	memset(dc, 0, sizeof(*dc));
 }
 

@@ -317,6 +317,7 @@ static const struct pkey daemon_print[] = {
 	DK("max-urls", pr_count, max_urls),
 	DK("socket", pr_string, socket),
 	DK("state-dir", pr_string, state_dir),
+	DK("submit-dirs", pr_words, submit_dirs),
 	DK("sync", pr_sync, sync),
 	DK("user", pr_string, user),
 	DK("user-agent", pr_string, user_agent),
