@@ -180,7 +180,7 @@ t_key_tables(void **state)
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 	k = parse_daemon_keys(&n);
-	assert_int_equal(n, 13);
+	assert_int_equal(n, 14);
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 }
@@ -993,7 +993,8 @@ t_daemon_round_trip(void **state)
 	    "jobs-dir =\nlog-level = warning\n"
 	    "max-clients = 64\nmax-connections = 512\nmax-jobs = 1024\n"
 	    "max-urls = 10000000\nsocket = /run/f.sock\n"
-	    "state-dir = /var/lib/fetchd\nsync = batch\nuser =\n"
+	    "state-dir = /var/lib/fetchd\nsubmit-dirs =\nsync = batch\n"
+	    "user =\n"
 	    "user-agent = fetchd/" PACKAGE_VERSION
 	    "\n");
 	assert_int_equal(parse_daemon("/other/f.conf", p1, strlen(p1), &dc,
