@@ -19,7 +19,9 @@ class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
         with open(log, "a") as f:
-            f.write(json.dumps({k.lower(): v for k, v in self.headers.items()}) + "\n")
+            h = {k.lower(): v for k, v in self.headers.items()}
+            h[":path"] = self.path
+            f.write(json.dumps(h) + "\n")
         st = 503 if self.path.startswith("/fail") else 200
         body = b'{"status":%d}' % st
         self.send_response(st)
@@ -41,10 +43,15 @@ t_wait_until "[ -s '$T/rec.port' ]" 5 || t_fail "recorder did not start"
 REC=http://127.0.0.1:$(cat "$T/rec.port")
 
 A=AuthZ-$RANDOM-s3cr3t C=Cook-$RANDOM-s3cr3t K=ApiK-$RANDOM-s3cr3t P=Prox-$RANDOM-s3cr3t
+# Redirects: within the upstream, and from it to another origin (the
+# recorder).
+to_rec=$(t_up_urlenc "$REC/ok/redirected")
 cat > "$T/s.conf" <<EOF
 [job s]
 url = $REC/ok/[1-4]
 url = $REC/fail/1
+url = $UP/same/1?redirect=2
+url = $UP/rd/1?status=302&location=$to_rec
 header = Authorization: Bearer $A
 header = Cookie: session=$C
 header = X-Api-Key: $K
@@ -64,6 +71,28 @@ for v in "$A" "$C" "$K"; do
 	grep -q -- "$v" "$T/headers.log" || t_fail "the server never got $v"
 done
 grep -q plain-value "$T/headers.log" || t_fail "the server never got X-Visible"
+# A redirect within the origin is followed; one to another origin that
+# would carry X-Api-Key or Proxy-Authorization (libcurl drops only
+# Authorization and Cookie there) is refused.
+t_assert_eq 1 "$(t_up_count '/same/1?redirect=0')" "a same-origin redirect"
+rec=$T/state/results/s/1.ndjson
+t_assert_eq protocol "$(t_ndjson "$rec" '[r for r in d if "/rd/1" in r["url"]][0]["error"]')" "cross-origin redirect with secrets"
+t_assert_match "refused: a redirect to another origin would carry the secret header X-Api-Key" \
+    "$(t_ndjson "$rec" '[r for r in d if "/rd/1" in r["url"]][0]["detail"]')"
+grep -q '"/ok/redirected"' "$T/headers.log" && t_fail "a secret went to another origin"
+# With only Authorization and Cookie, libcurl drops them at the new origin.
+cat > "$T/a.conf" <<EOF
+[job a]
+url = $UP/rd/2?status=302&location=$to_rec
+header = Authorization: Bearer $A
+header = Cookie: session=$C
+header = X-Visible: plain-value
+EOF
+t_ctl submit "$T/a.conf" --wait > "$T/o.a" 2>&1 || t_fail "job a: $(cat "$T/o.a")"
+t_ndjson "$T/headers.log" '[h for h in d if h[":path"] == "/ok/redirected"][0]' > "$T/redirected" ||
+    t_fail "the redirect was not followed"
+grep -q '"authorization"\|"cookie"' "$T/redirected" && t_fail "credentials went to another origin: $(cat "$T/redirected")"
+grep -q '"x-visible"' "$T/redirected" || t_fail "the redirected request lost its plain headers"
 
 # fetchd shows them nowhere.
 t_ctl status s --json > "$T/o.status" 2>&1
@@ -82,7 +111,7 @@ grep -q '^header = Authorization: <hidden>$' "$T/o.printconf" || t_fail "printco
 grep -q '^header = X-Visible: plain-value$' "$T/o.printconf" || t_fail "printconf hid a plain header"
 t_stop_fetchd
 for v in "$A" "$C" "$K" "$P"; do
-	hits=$(grep -rl -- "$v" "$T"/o.* "$T/fetchd.log" "$T/state" | grep -v "^$T/state/jobs/s.conf$")
+	hits=$(grep -rl -- "$v" "$T"/o.* "$T/fetchd.log" "$T/state" | grep -v "^$T/state/jobs/[as].conf$")
 	[ -z "$hits" ] || t_fail "$v shown in: $hits"
 done
 ls "$T/state/results/s/"*.attempts.ndjson > /dev/null || t_fail "no attempts file was checked"
