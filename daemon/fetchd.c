@@ -574,6 +574,9 @@ priv_drop(const struct daemonconf *dc)
 		fatal("setresuid %u", (unsigned)uid);
 	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
 		fatalx("could become root again after dropping to %s", name);
+	if (access(dc->state_dir, R_OK | W_OK | X_OK) == -1)
+		fatal("user %s cannot use the state directory %s (is every "
+		    "directory above it searchable?)", name, dc->state_dir);
 	log_info("running as user %s (uid %u, gid %u)", name, (unsigned)uid,
 	    (unsigned)gid);
 	free(name);

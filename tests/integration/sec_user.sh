@@ -51,6 +51,10 @@ t_assert_match "^Gid:[[:space:]]+$gid[[:space:]]+$gid[[:space:]]+$gid[[:space:]]
 groups=" $(grep '^Groups:' "$st" | cut -d: -f2 | xargs) "
 case $groups in *" $sgid "*) ;; *) t_fail "supplementary group $sgid missing: $groups" ;; esac
 case $groups in *" 0 "*) t_fail "still in group 0: $groups" ;; esac
+for task in /proc/$FETCHD_PID/task/*; do	# the results writer thread too
+	t_assert_match "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid\$" "$(grep '^Uid:' "$task/status")" "uids of $task"
+done
+[ "$(ls /proc/$FETCHD_PID/task | wc -l)" -gt 1 ] || t_log "only one thread checked"
 t_assert_eq 0000000000000000 "$(awk '/^CapEff:/ { print $2 }' "$st")" "no effective capabilities"
 t_assert_eq 0000000000000000 "$(awk '/^CapPrm:/ { print $2 }' "$st")" "no permitted capabilities"
 grep -q "running as user $U (uid $uid, gid $gid)" "$T/fetchd.log" || t_fail "no notice of the drop"
@@ -71,6 +75,13 @@ setpriv --reuid="$uid" --regid="$gid" --init-groups \
     "$FETCHCTL" -s "$FETCHD_SOCKET" submit "$T/u.conf" --wait > "$T/out" 2>&1 ||
     t_fail "fetchd's user may submit: $(cat "$T/out")"
 t_stop_fetchd
+
+# A state directory the user cannot reach: a clear error at start.
+mkdir -m 700 "$T/closed" && mkdir "$T/closed/state"
+t_assert_eq 0 "$(stat -c %u "$T/closed")" "closed dir owner"
+"$FETCHD" -c "$T/user.conf" --socket "$T/closed.sock" --state-dir "$T/closed/state" > "$T/closed.out" 2>&1
+t_assert_eq 1 "$?" "unreachable state dir"
+grep -q "user $U cannot use the state directory $T/closed/state" "$T/closed.out" || t_fail "message: $(cat "$T/closed.out")"
 
 # 3. An unknown user: FILE:LINE, exit 1.
 printf '[daemon]\n\nuser = no-such-user-%s\n' "$$" > "$T/bad.conf"
