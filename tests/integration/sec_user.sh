@@ -96,4 +96,16 @@ setpriv --reuid=65534 --regid=65534 --clear-groups \
     --state-dir "$T/nb/state" > "$T/nb.out" 2>&1
 t_assert_eq 1 "$?" "non-root with another user"
 grep -q "user = $U, but fetchd runs as uid 65534, not as root" "$T/nb.out" || t_fail "message: $(cat "$T/nb.out")"
+
+# 5. Not root, user = who it already is (as under systemd's User=): fine,
+# and no warning.
+printf '[daemon]\nuser = nobody\n' > "$T/self.conf"
+setpriv --reuid=65534 --regid=65534 --clear-groups \
+    env XDG_RUNTIME_DIR="$T/nb" "$FETCHD" -c "$T/self.conf" --socket "$T/nb/ctl.sock" \
+    --state-dir "$T/nb/state" > "$T/self.log" 2>&1 &
+self=$!
+t_track "$self" fetchd-as-nobody
+t_wait_until "'$FETCHCTL' -s '$T/nb/ctl.sock' ping" 5 || t_fail "fetchd as nobody with user = nobody: $(cat "$T/self.log")"
+t_stop "$self"
+grep -q "privileges fetchd does not need\|running as user" "$T/self.log" && t_fail "$(cat "$T/self.log")"
 t_pass
