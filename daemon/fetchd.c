@@ -539,6 +539,7 @@ priv_drop(const struct daemonconf *dc)
 	uid_t		 uid;
 	gid_t		 gid;
 	dev_t		 dev = 0;
+	uint64_t	 n;
 
 	if (dc->user == NULL) {
 		if (geteuid() == 0)
@@ -548,7 +549,9 @@ priv_drop(const struct daemonconf *dc)
 			    "fetchd.conf (fetchd -c FILE)");
 		return;
 	}
-	if ((pw = getpwnam(dc->user)) == NULL)
+	if ((pw = getpwnam(dc->user)) == NULL && (util_parse_uint(dc->user, 0,
+	    UINT32_MAX - 1, &n, NULL) == -1 || (pw = getpwuid((uid_t)n)) ==
+	    NULL))
 		fatalx("user %s: no such user", dc->user);
 	name = xstrdup(pw->pw_name);
 	uid = pw->pw_uid;

@@ -99,7 +99,7 @@ grep -q "user = $U, but fetchd runs as uid 65534, not as root" "$T/nb.out" || t_
 
 # 5. Not root, user = who it already is (as under systemd's User=): fine,
 # and no warning.
-printf '[daemon]\nuser = nobody\n' > "$T/self.conf"
+printf '[daemon]\nuser = 65534\n' > "$T/self.conf"	# a number works too
 setpriv --reuid=65534 --regid=65534 --clear-groups \
     env XDG_RUNTIME_DIR="$T/nb" "$FETCHD" -c "$T/self.conf" --socket "$T/nb/ctl.sock" \
     --state-dir "$T/nb/state" > "$T/self.log" 2>&1 &
