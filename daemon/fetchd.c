@@ -304,6 +304,7 @@ apply(struct daemonconf *dc, struct jobfile *jf, char **cause)
 	take(&D.dc.jobs_dir, &dc->jobs_dir);
 	take(&D.dc.user_agent, &dc->user_agent);
 	take(&D.dc.file, &dc->file);
+	take(&D.dc.admin_group, &dc->admin_group);
 	sl = D.dc.submit_dirs;
 	D.dc.submit_dirs = dc->submit_dirs;
 	dc->submit_dirs = sl;

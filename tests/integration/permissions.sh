@@ -45,5 +45,14 @@ printf '[daemon]\nadmin-group = nogroup\n' > "$T/d.conf"
 t_fetchd -c "$T/d.conf"
 chgrp 65534 "$FETCHD_SOCKET"
 as_nobody submit "$T/p.conf" --wait > "$T/out" 2>&1 || t_fail "admin-group member: $(cat "$T/out")"
+# A reload that drops admin-group takes the right away at once, and one
+# that sets it again gives it back.
+printf '[daemon]\n' > "$T/d.conf"
+t_ctl reload > /dev/null || t_fail "reload"
+as_nobody submit "$T/p.conf" > "$T/out" 2>&1
+[ $? -eq 2 ] || t_fail "admin-group removed by reload, but nobody could still submit"
+printf '[daemon]\nadmin-group = nogroup\n' > "$T/d.conf"
+t_ctl reload > /dev/null || t_fail "reload"
+as_nobody submit "$T/p.conf" > "$T/out" 2>&1 || t_fail "admin-group set by reload: $(cat "$T/out")"
 t_stop_fetchd
 t_pass
