@@ -1371,12 +1371,35 @@ parse_key(struct pstate *ps, const char *key, const char *val)
 	}
 }
 
+/*
+ * A line "Name: value" whose Name is a secret header (a forgotten
+ * "header ="): the length of Name, else 0.  Its value must not be quoted.
+ */
+static size_t
+secret_line(const struct pstate *ps, const char *s)
+{
+	size_t	 n;
+
+	for (n = 0; is_tchar(s[n]); n++)
+		;
+	if (n == 0 || s[n] != ':' || !parse_header_secret(ps->sec == SEC_JOB ?
+	    ps->obj : NULL, s))
+		return (0);
+	return (n);
+}
+
 /* "key = value", with an optional trailing comment. */
 static void
 parse_assign(struct pstate *ps, char *s)
 {
 	char	*eq, *key, *val;
+	size_t	 n;
 
+	if ((n = secret_line(ps, s)) > 0) {
+		perr_at(ps, ps->line, "expected 'key = value', got a line "
+		    "'%.*s: ...' (header = %.*s: ...?)", (int)n, s, (int)n, s);
+		return;
+	}
 	if ((eq = strchr(s, '=')) == NULL) {
 		cut_comment(s);
 		perr_at(ps, ps->line, "expected 'key = value', got '%s'", s);

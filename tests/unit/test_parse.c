@@ -703,6 +703,11 @@ t_list_errors(void **state)
 	bad_value("header = Bad Name: x", "header: expected 'Name: value', "
 	    "got no ':' after 'Bad'");
 	/* Errors name a header, never quote its value (it may be secret). */
+	bad_value("Authorization: Bearer a=b", "expected 'key = value', got a "
+	    "line 'Authorization: ...' (header = Authorization: ...?)");
+	bad_value("cookie: c", "expected 'key = value', got a line "
+	    "'cookie: ...' (header = cookie: ...?)");
+	bad_value("X-Other: v", "expected 'key = value', got 'X-Other: v'");
 	bad_value("header = Cookie: a\x01b", "header: control character in "
 	    "the value of 'Cookie'");
 	bad_value("secret-headers = X-Ok, Bad/Name", "secret-headers: expected "
