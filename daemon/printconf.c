@@ -247,12 +247,28 @@ pr_overlap(FILE *fp, const struct pkey *k, const void *obj, int hide)
 	kv(fp, k->name, (size_t)v < nitems(names) ? names[v] : "skip");
 }
 
-/* NULL: from the environment; "": no proxy. */
+/*
+ * NULL: from the environment; "": no proxy.  A password in the proxy URL
+ * (http://user:password@host) is hidden like a secret header.
+ */
 static void
 pr_proxy(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	const char	*v = *FIELD(obj, k, char *const);
+	const char	*u, *at, *colon;
+	size_t		 n;
 
+	if (hide && v != NULL && (u = strstr(v, "://")) != NULL) {
+		u += 3;
+		n = strcspn(u, "/?#");
+		at = memchr(u, '@', n);
+		colon = at != NULL ? memchr(u, ':', (size_t)(at - u)) : NULL;
+		if (colon != NULL) {
+			fprintf(fp, "%s = %.*s:<hidden>%s\n", k->name,
+			    (int)(colon - v), v, at);
+			return;
+		}
+	}
 	kv(fp, k->name, v == NULL ? "env" : *v == '\0' ? "none" : v);
 }
 
