@@ -10,6 +10,7 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -540,6 +541,47 @@ submit_file(struct jobdef *jd, const char *key, char **path,
 	buf_free(&b);
 }
 
+/*
+ * After a submit: the copies of a job's urls-file and body-file that its
+ * definition no longer names go.  Runs read those two when they start, so
+ * no run needs an older copy; ca-file copies (read at every connection)
+ * are small and stay.
+ */
+static void
+prune_copies(const struct job *j)
+{
+	const struct jobdef	*d = j->def;
+	struct dirent		*de;
+	DIR			*dir;
+	char			*path, *u, *b;
+	size_t			 nu, nb;
+
+	xasprintf(&path, "%s/files", cmd_dc->state_dir);
+	dir = opendir(path);
+	free(path);
+	if (dir == NULL)
+		return;
+	xasprintf(&u, "%s.urls-file.", j->name);
+	xasprintf(&b, "%s.body-file.", j->name);
+	nu = strlen(u);
+	nb = strlen(b);
+	while ((de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, u, nu) != 0 &&
+		    strncmp(de->d_name, b, nb) != 0)
+			continue;
+		xasprintf(&path, "%s/files/%s", cmd_dc->state_dir,
+		    de->d_name);
+		if ((d->urls_file == NULL || strcmp(d->urls_file, path) != 0) &&
+		    (d->body_file == NULL || strcmp(d->body_file, path) != 0) &&
+		    unlinkat(dirfd(dir), de->d_name, 0) == -1)
+			log_warn("removing %s", path);
+		free(path);
+	}
+	closedir(dir);
+	free(u);
+	free(b);
+}
+
 static int
 submit_files(struct jobfile *jf, const char *file,
     struct json_object *files, struct errlist *errs)
@@ -592,6 +634,8 @@ cmd_submit(struct session *s, struct json_object *req, int64_t id)
 		reply_error(s, id, PERR_LIMIT, cause);
 		goto out;
 	}
+	for (i = 0; i < n && runs[i] != NULL; i++)
+		prune_copies(runs[i]->job);
 	o = proto_reply_ok(id);
 	a = json_object_new_array();
 	for (i = 0; i < n && runs[i] != NULL; i++) {

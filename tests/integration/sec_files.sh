@@ -53,6 +53,14 @@ for f in "$T/state/files/"*; do
 done
 cmp -s "$T/body.bin" "$T/state/files/"f.body-file.* || t_fail "the kept body differs"
 cmp -s "$T/urls.txt" "$T/state/files/"f.urls-file.* || t_fail "the kept urls-file differs"
+# Submitted again with another list: the old copy goes, the job takes the
+# new one.
+for i in 5 6; do echo "$UP/u/$i"; done > "$T/urls.txt"
+t_ctl submit "$T/job.conf" --wait > "$T/out" 2>&1 || t_fail "submit again: $(cat "$T/out")"
+t_assert_eq 1 "$(ls "$T/state/files/" | grep -c '^f\.urls-file\.')" "copies of the urls-file kept"
+cmp -s "$T/urls.txt" "$T/state/files/"f.urls-file.* || t_fail "the new urls-file was not kept"
+t_assert_eq 2 "$(t_ndjson "$T/state/results/f/2.ndjson" 'len(d)')" "run 2 used the new list"
+t_assert_eq 1 "$(ls "$T/state/files/" | grep -c '^f\.body-file\.')" "the same body is one copy"
 
 # A missing file is the client's error, named.
 printf '[job m]\nurls-file = missing.txt\n' > "$T/m.conf"
