@@ -815,10 +815,139 @@ abs_path(const char *path)
 	return (p);
 }
 
+/*
+ * Files named in a job (urls-file, body-file, ca-file) are data, not
+ * paths: fetchd does not open them for a submitted job.  fetchctl reads
+ * each one, with the caller's rights, and sends its content along in
+ * "files" (value as written in the job -> base64), as long as the request
+ * stays within fetchd's limit.  A file it cannot read (no permission) or
+ * that does not fit goes as a bare name: fetchd takes it only if it lies
+ * under one of its submit-dirs.  A file that does not exist is an error.
+ */
+static int
+is_blank(char c)
+{
+	return (c == ' ' || c == '\t' || c == '\r');
+}
+
+/* "key = value  # comment" -> key and value, trimmed; 0 if not that. */
+static int
+split_assign(char *line, char **key, char **val)
+{
+	char	*eq, *p, *e;
+
+	while (is_blank(*line))
+		line++;
+	if (*line == '#' || *line == '[' || (eq = strchr(line, '=')) == NULL)
+		return (0);
+	for (e = eq; e > line && is_blank(e[-1]); e--)
+		;
+	*e = '\0';
+	for (p = eq + 1; is_blank(*p); p++)
+		;
+	for (e = p; *e != '\0'; e++)
+		if (*e == '#' && e > p && is_blank(e[-1]))
+			break;
+	while (e > p && is_blank(e[-1]))
+		e--;
+	*e = '\0';
+	*key = line;
+	*val = p;
+	return (1);
+}
+
+/* Read path whole if it has at most max bytes: 0, 1 too large, -1 errno. */
+static int
+read_small(const char *path, size_t max, struct buf *b)
+{
+	struct stat	 st;
+	ssize_t		 n;
+	int		 fd, rc = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return (-1);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((uint64_t)st.st_size > max)
+		rc = 1;
+	while (rc == 0) {
+		buf_reserve(b, 65536);
+		n = read(fd, b->data + b->len, 65536);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = n == 0 ? 0 : -1;
+			break;
+		}
+		b->len += (size_t)n;
+		if (b->len > max)
+			rc = 1;
+	}
+	close(fd);
+	return (rc);
+}
+
+static void
+add_files(const char *job, const char *abs, const struct buf *text,
+    struct json_object *files)
+{
+	static const char *const keys[] = { "urls-file", "body-file",
+	    "ca-file" };
+	struct buf	 b, enc;
+	char		*copy, *line, *next, *key, *val, *dir, *path, *slash;
+	size_t		 room, i;
+	int		 rc;
+
+	room = SUBMIT_MAX > text->len * 2 + 4096 ? (SUBMIT_MAX - text->len *
+	    2 - 4096) / 4 * 3 : 0;
+	dir = xstrdup(abs);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		slash[slash == dir ? 1 : 0] = '\0';
+	copy = xstrndup(text->data, text->len);
+	for (line = copy; line != NULL; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (!split_assign(line, &key, &val) || *val == '\0' ||
+		    json_object_object_get_ex(files, val, NULL))
+			continue;
+		for (i = 0; i < nitems(keys); i++)
+			if (strcmp(key, keys[i]) == 0)
+				break;
+		if (i == nitems(keys))
+			continue;
+		if (*val == '/')
+			path = xstrdup(val);
+		else
+			xasprintf(&path, "%s%s%s", dir, strcmp(dir, "/") == 0 ?
+			    "" : "/", val);
+		buf_init(&b);
+		if ((rc = read_small(path, room, &b)) == -1 &&
+		    errno != EACCES && errno != EPERM)
+			err(CTL_EXIT_ERR, "%s: %s named by %s", path, key,
+			    job);
+		if (rc == 0) {
+			buf_init(&enc);
+			util_base64(&enc, b.data, b.len);
+			json_object_object_add(files, val,
+			    json_object_new_string_len(enc.data != NULL ?
+			    enc.data : "", (int)enc.len));
+			room -= b.len;
+			buf_free(&enc);
+		}
+		buf_free(&b);
+		free(path);
+	}
+	free(copy);
+	free(dir);
+}
+
 static struct json_object *
 build_submit(struct ctl *ctl)
 {
-	struct json_object	*req;
+	struct json_object	*req, *files;
 	struct buf		 b;
 	const char		*path = ctl->args.pos[0];
 	char			*abs, *s;
@@ -831,6 +960,12 @@ build_submit(struct ctl *ctl)
 	json_object_object_add(req, "file", json_object_new_string(abs));
 	json_object_object_add(req, "text",
 	    json_object_new_string_len(b.data, (int)b.len));
+	files = json_object_new_object();
+	add_files(path, abs, &b, files);
+	if (json_object_object_length(files) > 0)
+		json_object_object_add(req, "files", files);
+	else
+		json_object_put(files);
 	s = proto_serialize(req, &len);
 	if (len > PROTO_MAX_REQUEST + 1)
 		errx(CTL_EXIT_ERR, "%s: %zu bytes once encoded, more than the "

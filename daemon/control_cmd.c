@@ -10,11 +10,14 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -355,6 +358,246 @@ reply_invalid(struct session *s, int64_t id, const struct errlist *errs)
 	session_send(s, o);
 }
 
+/*
+ * Files named in a submitted job are data, not paths.  fetchd does not
+ * open a urls-file, body-file or ca-file because a client named it: the
+ * request's "files" carries each one's content (base64, by the value as
+ * written in the job), which fetchd keeps as STATE/files/JOB.KEY.HASH
+ * (0600) and names in the job instead.  A file that was not sent is taken
+ * only when it lies under one of the daemon's submit-dirs (links
+ * resolved).  Job files of jobs-dir, which the daemon's own configuration
+ * names, keep their paths.
+ */
+static int
+b64_decode(const char *s, size_t n, struct buf *out)
+{
+	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char		*p;
+	uint32_t		 acc = 0;
+	unsigned char		 c;
+	int			 bits = 0;
+	size_t			 i;
+
+	while (n > 0 && s[n - 1] == '=')
+		n--;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\0' || (p = memchr(tab, s[i], 64)) == NULL)
+			return (-1);
+		acc = (acc << 6) | (uint32_t)(p - tab);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			c = (unsigned char)(acc >> bits);
+			buf_add(out, &c, 1);
+			acc &= (1U << bits) - 1;
+		}
+	}
+	return (0);
+}
+
+static uint64_t
+fnv1a(const char *p, size_t n)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;
+
+	while (n-- > 0)
+		h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
+	return (h);
+}
+
+/* Write b to a new file path (0600), atomically: 0 or -1 with errno. */
+static int
+write_private(const char *path, const struct buf *b)
+{
+	char	*tmp;
+	size_t	 off = 0;
+	ssize_t	 n;
+	int	 fd, rc = -1, saved;
+
+	xasprintf(&tmp, "%s.tmp", path);
+	if ((unlink(tmp) == -1 && errno != ENOENT) || (fd = open(tmp,
+	    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1) {
+		saved = errno;
+		free(tmp);
+		errno = saved;
+		return (-1);
+	}
+	while (off < b->len && ((n = write(fd, b->data + off, b->len - off)) >
+	    0 || (n == -1 && errno == EINTR)))
+		off += n > 0 ? (size_t)n : 0;
+	if (off == b->len && fsync(fd) == 0 && close(fd) == 0 &&
+	    rename(tmp, path) == 0)
+		rc = 0;
+	else {
+		saved = errno;
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+	}
+	free(tmp);
+	return (rc);
+}
+
+/* Keep a sent file; *path becomes STATE/files/JOB.KEY.HASH. */
+static int
+keep_file(const char *job, const char *key, const struct buf *b,
+    char **path, char **cause)
+{
+	struct stat	 st;
+	char		*dir, *p;
+
+	xasprintf(&dir, "%s/files", cmd_dc->state_dir);
+	xasprintf(&p, "%s/%s.%s.%016" PRIx64, dir, job, key,
+	    fnv1a(b->data != NULL ? b->data : "", b->len));
+	if (!(stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size == b->len) && (util_mkdirs(dir, 0700) ==
+	    -1 || write_private(p, b) == -1)) {
+		xasprintf(cause, "keeping %s: %s", p, strerror(errno));
+		free(dir);
+		free(p);
+		return (-1);
+	}
+	free(dir);
+	free(*path);
+	*path = p;
+	return (0);
+}
+
+/* The real path of path if it lies under a submit-dirs entry, or NULL. */
+static char *
+under_submit_dirs(const char *path)
+{
+	char	 rp[PATH_MAX], rd[PATH_MAX];
+	size_t	 i, n;
+
+	if (cmd_dc->submit_dirs.n == 0 || realpath(path, rp) == NULL)
+		return (NULL);
+	for (i = 0; i < cmd_dc->submit_dirs.n; i++) {
+		if (realpath(cmd_dc->submit_dirs.v[i], rd) == NULL)
+			continue;
+		n = strlen(rd);
+		if (strncmp(rp, rd, n) == 0 && (rp[n] == '/' ||
+		    (n == 1 && rd[0] == '/')))
+			return (xstrdup(rp));
+	}
+	return (NULL);
+}
+
+/* The content sent for *path: 1 found (in b), 0 not sent, -1 not base64. */
+static int
+sent_file(struct json_object *files, const char *file, const char *path,
+    struct buf *b)
+{
+	char	*abs;
+	int	 found;
+
+	if (files == NULL)
+		return (0);
+	json_object_object_foreach(files, k, v) {
+		abs = parse_resolve(file, k);
+		found = strcmp(abs, path) == 0;
+		free(abs);
+		if (!found)
+			continue;
+		if (!json_object_is_type(v, json_type_string))
+			return (-1);
+		return (b64_decode(json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v), b) == -1 ? -1 : 1);
+	}
+	return (0);
+}
+
+/* One file-naming key of one job. */
+static void
+submit_file(struct jobdef *jd, const char *key, char **path,
+    struct json_object *files, const char *file, struct errlist *errs)
+{
+	struct buf	 b;
+	char		*cause = NULL, *rp;
+	int		 rc;
+
+	if (*path == NULL)
+		return;
+	buf_init(&b);
+	if ((rc = sent_file(files, file, *path, &b)) == 1) {
+		if (keep_file(jd->name, key, &b, path, &cause) == -1) {
+			errlist_add(errs, "%s:%u: job '%s': %s", jd->file,
+			    jd->line, jd->name, cause);
+			free(cause);
+		}
+	} else if (rc == -1)
+		errlist_add(errs, "%s:%u: job '%s': %s %s: the content sent "
+		    "is not base64", jd->file, jd->line, jd->name, key, *path);
+	else if ((rp = under_submit_dirs(*path)) != NULL) {
+		free(*path);
+		*path = rp;
+	} else
+		errlist_add(errs, "%s:%u: job '%s': %s %s: fetchd opens no "
+		    "file a submitted job names; fetchctl sends the file's "
+		    "content when it can read it%s", jd->file, jd->line,
+		    jd->name, key, *path, cmd_dc->submit_dirs.n > 0 ?
+		    ", or it must be under submit-dirs" : " (no submit-dirs "
+		    "are set)");
+	buf_free(&b);
+}
+
+/*
+ * After a submit: the copies of a job's urls-file and body-file that its
+ * definition no longer names go.  Runs read those two when they start, so
+ * no run needs an older copy; ca-file copies (read at every connection)
+ * are small and stay.
+ */
+static void
+prune_copies(const struct job *j)
+{
+	const struct jobdef	*d = j->def;
+	struct dirent		*de;
+	DIR			*dir;
+	char			*path, *u, *b;
+	size_t			 nu, nb;
+
+	xasprintf(&path, "%s/files", cmd_dc->state_dir);
+	dir = opendir(path);
+	free(path);
+	if (dir == NULL)
+		return;
+	xasprintf(&u, "%s.urls-file.", j->name);
+	xasprintf(&b, "%s.body-file.", j->name);
+	nu = strlen(u);
+	nb = strlen(b);
+	while ((de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, u, nu) != 0 &&
+		    strncmp(de->d_name, b, nb) != 0)
+			continue;
+		xasprintf(&path, "%s/files/%s", cmd_dc->state_dir,
+		    de->d_name);
+		if ((d->urls_file == NULL || strcmp(d->urls_file, path) != 0) &&
+		    (d->body_file == NULL || strcmp(d->body_file, path) != 0) &&
+		    unlinkat(dirfd(dir), de->d_name, 0) == -1)
+			log_warn("removing %s", path);
+		free(path);
+	}
+	closedir(dir);
+	free(u);
+	free(b);
+}
+
+static int
+submit_files(struct jobfile *jf, const char *file,
+    struct json_object *files, struct errlist *errs)
+{
+	struct jobdef	*jd;
+	size_t		 i;
+
+	for (i = 0; i < jf->njobs; i++) {
+		jd = jf->jobs[i];
+		submit_file(jd, "urls-file", &jd->urls_file, files, file, errs);
+		submit_file(jd, "body-file", &jd->body_file, files, file, errs);
+		submit_file(jd, "ca-file", &jd->ca_file, files, file, errs);
+	}
+	return (errs->n > 0 ? -1 : 0);
+}
+
 static void
 cmd_submit(struct session *s, struct json_object *req, int64_t id)
 {
@@ -362,21 +605,26 @@ cmd_submit(struct session *s, struct json_object *req, int64_t id)
 	struct jobfile		 jf;
 	struct errlist		 errs;
 	struct run		*runs[SUBMIT_MAX_JOBS];
-	struct json_object	*o, *a, *e;
+	struct json_object	*o, *a, *e, *files = NULL;
 	char			*cause = NULL;
 	size_t			 i, n;
 	int			 rc;
 
 	if (arg_string(req, "file", &file) == -1 ||
-	    arg_string(req, "text", &text) == -1 || text == NULL) {
+	    arg_string(req, "text", &text) == -1 || text == NULL ||
+	    (json_object_object_get_ex(req, "files", &files) && files !=
+	    NULL && !json_object_is_type(files, json_type_object))) {
 		reply_error(s, id, PERR_BAD_REQUEST,
-		    "submit needs \"text\" (string) and \"file\" (string)");
+		    "submit needs \"text\" (string) and \"file\" (string), "
+		    "and \"files\" is an object");
 		return;
 	}
+	if (file == NULL)
+		file = "submitted";
 	memset(&jf, 0, sizeof(jf));
 	memset(&errs, 0, sizeof(errs));
-	if (parse_jobs(file != NULL ? file : "submitted", text, strlen(text),
-	    cmd_dc, &jf, &errs) == -1) {
+	if (parse_jobs(file, text, strlen(text), cmd_dc, &jf, &errs) == -1 ||
+	    submit_files(&jf, file, files, &errs) == -1) {
 		reply_invalid(s, id, &errs);
 		goto out;
 	}
@@ -386,6 +634,8 @@ cmd_submit(struct session *s, struct json_object *req, int64_t id)
 		reply_error(s, id, PERR_LIMIT, cause);
 		goto out;
 	}
+	for (i = 0; i < n && runs[i] != NULL; i++)
+		prune_copies(runs[i]->job);
 	o = proto_reply_ok(id);
 	a = json_object_new_array();
 	for (i = 0; i < n && runs[i] != NULL; i++) {

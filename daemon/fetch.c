@@ -184,12 +184,17 @@ fetch_classify(CURLcode rc, struct xfer *x, CURL *e)
 	}
 }
 
+static const char *fetch_carried_secret(const struct jobdef *, int *);
+
 /* Copy status, timings and the failure class of a finished transfer. */
 static void
 fetch_fill(struct xfer *x, CURL *e, CURLcode rc)
 {
 	long		 status = 0, ver = 0;
 	curl_off_t	 t;
+	char		 was[192];
+	const char	*h;
+	int		 n = 0;
 
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	x->status = (int)status;
@@ -212,10 +217,24 @@ fetch_fill(struct xfer *x, CURL *e, CURLcode rc)
 	if (x->fclass != FC_NONE && x->detail[0] == '\0')
 		snprintf(x->detail, sizeof(x->detail), "%s",
 		    curl_easy_strerror(rc));
-	if (x->fclass == FC_TOO_LARGE)
+	if (x->refused) {
+		h = fetch_carried_secret(x->def, &n);
+		x->fclass = FC_PROTOCOL;
+		snprintf(x->detail, sizeof(x->detail), "refused: a redirect "
+		    "to another origin would carry the secret header %.*s",
+		    n, h != NULL ? h : "");
+	} else if (x->fclass == FC_TOO_LARGE)
 		snprintf(x->detail, sizeof(x->detail),
 		    "body larger than max-body (%llu bytes)",
 		    (unsigned long long)x->def->max_body);
+	else if (rc == CURLE_TOO_MANY_REDIRECTS)
+		snprintf(x->detail, sizeof(x->detail),
+		    "more than max-redirs (%u) redirects", x->def->max_redirs);
+	else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+		snprintf(was, sizeof(was), "%.180s", x->detail);
+		snprintf(x->detail, sizeof(x->detail), "refused: fetchd "
+		    "speaks and follows only http and https (%s)", was);
+	}
 }
 
 /*
@@ -279,18 +298,73 @@ header_value(const char *v, size_t vl, char *out, size_t len)
 }
 
 /*
+ * libcurl drops Authorization and Cookie when a redirect leaves the
+ * origin, but carries every other header along: the first secret header
+ * it would carry (Proxy-Authorization, secret-headers), or NULL.
+ */
+static const char *
+fetch_carried_secret(const struct jobdef *d, int *namelen)
+{
+	const char	*h;
+	size_t		 i, n;
+
+	for (i = 0; i < d->headers.n; i++) {
+		h = d->headers.v[i];
+		n = strcspn(h, ":");
+		if (!parse_header_secret(d, h) || (n == 13 &&
+		    strncasecmp(h, "Authorization", n) == 0) || (n == 6 &&
+		    strncasecmp(h, "Cookie", n) == 0))
+			continue;
+		*namelen = (int)n;
+		return (h);
+	}
+	return (NULL);
+}
+
+/* Would following this 3xx Location carry a secret to another origin? */
+static int
+fetch_redirect_refused(struct xfer *x, const char *v, size_t vl)
+{
+	char		 loc[1024], a[300], b[300];
+	char		*cur = NULL;
+	int		 n;
+
+	if (x->status < 300 || x->status > 399 || x->def->max_redirs == 0 ||
+	    fetch_carried_secret(x->def, &n) == NULL)
+		return (0);
+	header_value(v, vl, loc, sizeof(loc));
+	if (strstr(loc, "://") == NULL && strncmp(loc, "//", 2) != 0)
+		return (0);		/* a path: the same origin */
+	if (curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &cur) !=
+	    CURLE_OK || cur == NULL)
+		return (1);
+	return (util_url_origin(cur, a, sizeof(a)) == -1 ||
+	    util_url_origin(loc, b, sizeof(b)) == -1 || strcmp(a, b) != 0);
+}
+
+/*
  * Keep Retry-After, ETag and Last-Modified of the final response (reset at
- * each status line).
+ * each status line); stop before a redirect that would carry a secret
+ * header to another origin.
  */
 static size_t
 fetch_header_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer	*x = arg;
-	size_t		 len = size * n;
+	size_t		 len = size * n, i;
 
-	if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
+	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
 		x->retry_after[0] = x->etag[0] = x->last_modified[0] = '\0';
-	else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
+		for (i = 5; i < len && p[i] != ' '; i++)
+			;
+		for (x->status = 0, i++; i < len && i < 13 &&
+		    p[i] >= '0' && p[i] <= '9'; i++)
+			x->status = x->status * 10 + (p[i] - '0');
+	} else if (len > 9 && strncasecmp(p, "Location:", 9) == 0 &&
+	    fetch_redirect_refused(x, p + 9, len - 9)) {
+		x->refused = 1;
+		return (0);
+	} else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
 		header_value(p + 12, len - 12, x->retry_after,
 		    sizeof(x->retry_after));
 	else if (len > 5 && strncasecmp(p, "ETag:", 5) == 0)
@@ -370,7 +444,7 @@ fetch_setup_limits(CURL *e, struct xfer *x)
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)d->max_redirs);
 	if (d->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, d->ca_file);
 	if (d->insecure) {
@@ -419,6 +493,7 @@ fetch_start(struct xfer *x, char **cause)
 	x->detail[0] = x->retry_after[0] = '\0';
 	x->etag[0] = x->last_modified[0] = '\0';
 	x->bytes = 0;
+	x->refused = 0;
 	x->t_dns = x->t_connect = x->t_tls = x->t_ttfb = x->t_total = 0;
 	if ((e = fetch_easy_get()) == NULL) {
 		*cause = xstrdup("curl_easy_init failed");

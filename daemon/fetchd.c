@@ -7,12 +7,20 @@
  * cancelled and recorded, results are flushed and fetchd exits 0; a second
  * signal exits at once.  SIGHUP (and the control command "reload") re-read
  * the daemon file and jobs-dir: all or nothing.  fetchd never forks into
- * the background.
+ * the background.  Started as root with `user =`, it drops to that user
+ * and its groups once the control socket and the state directory are
+ * open, before the first transfer.
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +45,7 @@ static struct {
 	struct daemonconf	 dc;	/* modules keep a pointer to it */
 	ev_signal		 sigterm, sigint, sighup;
 	ev_timer		 drain;
+	int			 inherited;	/* control socket from systemd */
 	int			 stopping;	/* signals received */
 	int			 finishing;	/* job_shutdown() called */
 } D;
@@ -261,6 +270,12 @@ check_restart_keys(const struct daemonconf *old,
 	if (strcmp(old->socket, dc->socket) != 0)
 		errlist_add(errs, "%s: socket: changed from %s to %s; restart "
 		    "fetchd to apply it", where, old->socket, dc->socket);
+	if ((old->user == NULL) != (dc->user == NULL) || (old->user != NULL &&
+	    strcmp(old->user, dc->user) != 0))
+		errlist_add(errs, "%s: user: changed from %s to %s; restart "
+		    "fetchd to apply it", where, old->user != NULL ?
+		    old->user : "(none)", dc->user != NULL ? dc->user :
+		    "(none)");
 	if (strcmp(old->state_dir, dc->state_dir) != 0)
 		errlist_add(errs, "%s: state-dir: changed from %s to %s; "
 		    "restart fetchd to apply it", where, old->state_dir,
@@ -281,12 +296,18 @@ take(char **running, char **fresh)
 static int
 apply(struct daemonconf *dc, struct jobfile *jf, char **cause)
 {
+	struct strlist	 sl;
+
 	if (dc->max_clients != D.dc.max_clients)
 		log_notice("max-clients: %u until fetchd restarts",
 		    D.dc.max_clients);
 	take(&D.dc.jobs_dir, &dc->jobs_dir);
 	take(&D.dc.user_agent, &dc->user_agent);
 	take(&D.dc.file, &dc->file);
+	take(&D.dc.admin_group, &dc->admin_group);
+	sl = D.dc.submit_dirs;
+	D.dc.submit_dirs = dc->submit_dirs;
+	dc->submit_dirs = sl;
 	D.dc.max_connections = dc->max_connections;
 	D.dc.max_urls = dc->max_urls;
 	D.dc.max_jobs = dc->max_jobs;
@@ -435,6 +456,136 @@ signals_start(void)
 	ev_timer_init(&D.drain, drain_timer_cb, 0., 0.);
 }
 
+/* --- privileges -------------------------------------------------------- */
+
+#define GIVE_MAX_DEPTH	8	/* STATE/results/JOB/N.ndjson is 3 deep */
+
+/*
+ * Give name (in directory at) and, for a directory, what it holds to
+ * uid:gid, so that fetchd can go on with the results and saved jobs of
+ * runs it made as root.  Nothing is followed: symbolic links are left
+ * alone, other file systems are not entered, and a file with more than
+ * one link (it could be a hard link to anything) is not changed.  Each
+ * entry is opened first and changed through its descriptor, so a name
+ * swapped in meanwhile cannot redirect the change.
+ */
+static void
+give_tree(int at, const char *name, const char *path, uid_t uid, gid_t gid,
+    dev_t *dev, int depth)
+{
+	struct stat	 st;
+	struct dirent	*de;
+	DIR		*d;
+	char		*sub;
+	int		 fd;
+
+	fd = openat(at, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
+	    (depth > 0 ? O_NOFOLLOW : 0));
+	if (fd == -1) {
+		if (errno != ELOOP && errno != ENXIO)
+			log_warn("state directory: %s", path);
+		return;
+	}
+	if (fstat(fd, &st) == -1 || (depth > 0 && st.st_dev != *dev) ||
+	    (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))) {
+		close(fd);
+		return;
+	}
+	*dev = st.st_dev;
+	if (S_ISREG(st.st_mode) && st.st_nlink != 1)
+		log_warnx("%s has %ju links; not giving it to uid %u", path,
+		    (uintmax_t)st.st_nlink, (unsigned)uid);
+	else if ((st.st_uid != uid || st.st_gid != gid) &&
+	    fchown(fd, uid, gid) == -1)
+		log_warn("chown %s", path);
+	if (!S_ISDIR(st.st_mode) || depth >= GIVE_MAX_DEPTH ||
+	    (d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		xasprintf(&sub, "%s/%s", path, de->d_name);
+		give_tree(dirfd(d), de->d_name, sub, uid, gid, dev, depth + 1);
+		free(sub);
+	}
+	closedir(d);
+}
+
+/* The socket fetchd made (not one from systemd) goes with it. */
+static void
+give_socket(const struct daemonconf *dc, uid_t uid, gid_t gid)
+{
+	struct stat	 st;
+
+	if (D.inherited || lstat(dc->socket, &st) == -1 ||
+	    !S_ISSOCK(st.st_mode))
+		return;
+	if (lchown(dc->socket, uid, gid) == -1)
+		log_warn("chown %s", dc->socket);
+}
+
+/*
+ * Started as root: with `user =`, give it the state directory and the
+ * socket, then take its groups, gid and uid, and make sure root cannot be
+ * had back; without, warn once.  Not root: `user =` must be who we are.
+ */
+static void
+priv_drop(const struct daemonconf *dc)
+{
+	struct passwd	*pw;
+	char		*name;
+	uid_t		 uid;
+	gid_t		 gid;
+	dev_t		 dev = 0;
+	uint64_t	 n;
+
+	if (dc->user == NULL) {
+		if (geteuid() == 0)
+			log_warnx("running as root, with privileges fetchd "
+			    "does not need: set user = in the [daemon] "
+			    "section of %s", dc->file != NULL ? dc->file :
+			    "fetchd.conf (fetchd -c FILE)");
+		return;
+	}
+	if ((pw = getpwnam(dc->user)) == NULL && (util_parse_uint(dc->user, 0,
+	    UINT32_MAX - 1, &n, NULL) == -1 || (pw = getpwuid((uid_t)n)) ==
+	    NULL))
+		fatalx("user %s: no such user", dc->user);
+	name = xstrdup(pw->pw_name);
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (geteuid() != 0) {
+		if (geteuid() != uid)
+			fatalx("user = %s, but fetchd runs as uid %u, not as "
+			    "root: it cannot change to another user",
+			    dc->user, (unsigned)geteuid());
+		free(name);
+		return;
+	}
+	if (uid == 0)
+		log_warnx("user = %s is root: fetchd keeps privileges it "
+		    "does not need", dc->user);
+	give_tree(AT_FDCWD, dc->state_dir, dc->state_dir, uid, gid, &dev, 0);
+	give_socket(dc, uid, gid);
+	if (initgroups(name, gid) == -1)
+		fatal("initgroups %s", name);
+	if (setresgid(gid, gid, gid) == -1)
+		fatal("setresgid %u", (unsigned)gid);
+	if (setresuid(uid, uid, uid) == -1)
+		fatal("setresuid %u", (unsigned)uid);
+	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
+		fatalx("could become root again after dropping to %s", name);
+	if (access(dc->state_dir, R_OK | W_OK | X_OK) == -1)
+		fatal("user %s cannot use the state directory %s (is every "
+		    "directory above it searchable?)", name, dc->state_dir);
+	log_info("running as user %s (uid %u, gid %u)", name, (unsigned)uid,
+	    (unsigned)gid);
+	free(name);
+}
+
 /* --- start and stop ---------------------------------------------------- */
 
 /* Start the jobs of jobs-dir; a bad jobs-dir keeps fetchd from starting. */
@@ -463,6 +614,7 @@ static void
 modules_init(struct daemonconf *dc)
 {
 	char	*cause = NULL;
+	int	 fd;
 
 	results_set_sync(dc->sync);
 	if (results_init(D.loop) == -1)
@@ -471,7 +623,9 @@ modules_init(struct daemonconf *dc)
 		fatalx("%s", cause);
 	job_init(D.loop, dc);
 	control_cmd_init(dc);
-	if (control_init(D.loop, dc, notify_listen_fd(), &cause) == -1)
+	fd = notify_listen_fd();
+	D.inherited = fd >= 0;
+	if (control_init(D.loop, dc, fd, &cause) == -1)
 		fatalx("%s", cause);
 	job_set_hook(control_run_event);
 }
@@ -507,6 +661,7 @@ main(int argc, char **argv)
 	D.loop = EV_DEFAULT;
 	signals_start();
 	modules_init(&D.dc);
+	priv_drop(&D.dc);
 	start_jobs(&D.dc);
 	notify_init(D.loop, status_line);
 	notify_ready();

@@ -98,6 +98,7 @@ struct jobdef {
 	char			*urls_file;	/* absolute after parse */
 	char			*method;	/* "GET" */
 	struct strlist		 headers;	/* "Name: value" */
+	struct strlist		 secret_headers; /* names whose values are hidden */
 	char			*body;
 	char			*body_file;	/* absolute after parse */
 
@@ -113,6 +114,7 @@ struct jobdef {
 	int64_t			 backoff;	/* usec, 250ms */
 	int64_t			 backoff_max;	/* usec, 30s */
 	uint64_t		 max_body;	/* bytes, 8M */
+	unsigned		 max_redirs;	/* 10 */
 	struct status_range	*expect;	/* 200-299 */
 	size_t			 nexpect;
 	char			*extract;	/* JSON pointer or NULL */
@@ -154,6 +156,8 @@ struct daemonconf {
 	int64_t		 drain_timeout;	/* usec, 10s: SIGTERM waits this long */
 	int		 sync;		/* SYNC_BATCH */
 	char		*admin_group;	/* may use mutating commands, or NULL */
+	char		*user;		/* drop to this user when root, or NULL */
+	struct strlist	 submit_dirs;	/* submitted jobs may name files here */
 };
 
 /* parse.c: job files and the daemon file, from a buffer. */
@@ -169,13 +173,18 @@ void	 daemonconf_defaults(struct daemonconf *);
 void	 daemonconf_free(struct daemonconf *);
 void	 jobdef_free(struct jobdef *);
 void	 jobfile_free(struct jobfile *);
+/* rel made absolute against the directory of file, as parse_jobs() does. */
+char	*parse_resolve(const char *file, const char *rel);
+/* Is the value of this "Name: value" header secret (never shown)? */
+int	 parse_header_secret(const struct jobdef *, const char *);
 /* The sorted key table, for "did you mean", printconf and the man check. */
 const char *const *parse_job_keys(size_t *);
 const char *const *parse_daemon_keys(size_t *);
 
 /* printconf.c: normalized config, parseable again (fetchd -t -v). */
 void	 printconf_daemon(FILE *, const struct daemonconf *);
-void	 printconf_jobs(FILE *, const struct jobfile *);
+void	 printconf_jobs(FILE *, const struct jobfile *);	/* secrets hidden */
+void	 printconf_jobs_saved(FILE *, const struct jobfile *);	/* kept */
 
 /*
  * glob.c: curl-style URL globs ([0-199], [001-200], [0-100:10], [a-z],
@@ -272,6 +281,7 @@ struct xfer {
 	int64_t			 t_total;
 	uint64_t		 bytes;
 	const char		*http_version;	/* static string, "1.1", "2" */
+	int			 refused;	/* a redirect would leak a secret */
 };
 int	 fetch_init(struct ev_loop *, const struct daemonconf *, char **);
 void	 fetch_free(void);

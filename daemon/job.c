@@ -1850,7 +1850,7 @@ job_persist(struct job *j)
 	struct jobdef	*one[1];
 	char		*dir, *path, *tmp;
 	FILE		*fp;
-	int		 ok;
+	int		 ok, fd;
 
 	xasprintf(&dir, "%s/jobs", J.dc->state_dir);
 	xasprintf(&path, "%s/%s.conf", dir, j->name);
@@ -1858,9 +1858,15 @@ job_persist(struct job *j)
 	one[0] = j->def;
 	jf.jobs = one;
 	jf.njobs = 1;
-	ok = util_mkdirs(dir, 0750) == 0 && (fp = fopen(tmp, "we")) != NULL;
+	/* 0600: it keeps the values of secret headers (printconf.c). */
+	fp = NULL;
+	if (util_mkdirs(dir, 0750) == 0 && (unlink(tmp) == 0 ||
+	    errno == ENOENT) && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC, 0600)) != -1 && (fp = fdopen(fd, "w")) == NULL)
+		close(fd);
+	ok = fp != NULL;
 	if (ok) {
-		printconf_jobs(fp, &jf);
+		printconf_jobs_saved(fp, &jf);
 		ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
 		ok = fclose(fp) == 0 && ok;
 		ok = ok && rename(tmp, path) == 0 && fsync_dir(dir) == 0;

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -110,6 +111,9 @@ SETTER(set_extract);
 SETTER(set_proxy);
 SETTER(set_log_level);
 SETTER(set_agent);
+SETTER(set_user);
+SETTER(set_names);
+SETTER(set_dirs);
 
 #define MS	USEC_PER_MSEC
 #define SEC	USEC_PER_SEC
@@ -161,6 +165,8 @@ SETTER(set_agent);
 	    1, 100000, 0, "10")						\
 	K("max-body", set_size, max_body,				\
 	    1, GIB, 0, "8M")						\
+	K("max-redirs", set_count, max_redirs,				\
+	    0, 100, 0, "10")						\
 	K("method", set_method, method,					\
 	    0, 0, 0, "GET")						\
 	K("min-success", set_min_success, min_success,			\
@@ -181,6 +187,8 @@ SETTER(set_agent);
 	    0, 0, 0, "connect dns timeout 5xx 429 408 reset")		\
 	K("retry-unsafe", set_bool, retry_unsafe,			\
 	    0, 0, 0, "no")						\
+	K("secret-headers", set_names, secret_headers,			\
+	    0, 0, 0, NULL)						\
 	K("stall-timeout", set_duration, stall_timeout,			\
 	    SEC, DMAX, K_ZERO, "15s")					\
 	K("timeout", set_duration, timeout,				\
@@ -212,8 +220,12 @@ SETTER(set_agent);
 	    0, PARSE_MAX_SOCKET, 0, NULL)				\
 	K("state-dir", set_path, state_dir,				\
 	    0, 0, 0, NULL)						\
+	K("submit-dirs", set_dirs, submit_dirs,				\
+	    0, 0, 0, NULL)						\
 	K("sync", set_sync, sync,					\
 	    0, 0, 0, "batch")						\
+	K("user", set_user, user,					\
+	    0, 0, K_EMPTY, NULL)					\
 	K("user-agent", set_agent, user_agent,				\
 	    0, 0, 0, "fetchd/" PACKAGE_VERSION)
 
@@ -464,6 +476,20 @@ dir_of(const char *name)
 	return (abs);
 }
 
+/* A file name as parse_jobs(file, ...) makes it absolute. */
+char *
+parse_resolve(const char *file, const char *rel)
+{
+	char	*dir, *p;
+
+	if (*rel == '/')
+		return (xstrdup(rel));
+	dir = dir_of(file);
+	p = path_join(dir, rel);
+	free(dir);
+	return (p);
+}
+
 /* "8M", or "100 bytes" when the size has no unit. */
 static void
 size_text(uint64_t n, char *s, size_t len)
@@ -677,10 +703,16 @@ set_header(struct pstate *ps, const struct key *k, void *obj,
 	(void)ps;
 	for (n = 0; is_tchar(val[n]); n++)
 		;
-	if (n == 0 || val[n] != ':')
-		return (cerr(cause, "expected 'Name: value', got '%s'", val));
+	/* Messages name the header, never its value: it may be secret. */
+	if (n == 0)
+		return (cerr(cause, "expected 'Name: value', with a name "
+		    "of letters, digits and !#$%%&'*+-.^_`|~"));
+	if (val[n] != ':')
+		return (cerr(cause, "expected 'Name: value', got no ':' "
+		    "after '%.*s'", (int)n, val));
 	if (has_ctl(val, 1))
-		return (cerr(cause, "control character in '%s'", val));
+		return (cerr(cause, "control character in the value of "
+		    "'%.*s'", (int)n, val));
 	if (sl->n >= PARSE_MAX_HEADERS)
 		return (cerr(cause, "more than %d headers",
 		    PARSE_MAX_HEADERS));
@@ -965,6 +997,122 @@ set_agent(struct pstate *ps, const struct key *k, void *obj,
 	return (0);
 }
 
+/*
+ * The user to run as: a name (or number) the system knows.  Looked up
+ * again when fetchd drops to it; here only so that a typo is FILE:LINE.
+ */
+static int
+set_user(struct pstate *ps, const struct key *k, void *obj,
+    const char *val, char **cause)
+{
+	uint64_t	 uid;
+
+	(void)ps;
+	if (*val == '\0') {
+		str_replace(FIELD(obj, k, char *), NULL);
+		return (0);
+	}
+	if (has_space(val) || strlen(val) > 256)
+		return (cerr(cause, "expected a user name, got '%s'", val));
+	if (getpwnam(val) == NULL && (util_parse_uint(val, 0, UINT32_MAX - 1,
+	    &uid, NULL) == -1 || getpwuid((uid_t)uid) == NULL))
+		return (cerr(cause, "no such user '%s'", val));
+	str_replace(FIELD(obj, k, char *), val);
+	return (0);
+}
+
+/* A list of header names ("X-Api-Key, X-Token"), replacing any earlier. */
+static int
+set_names(struct pstate *ps, const struct key *k, void *obj,
+    const char *val, char **cause)
+{
+	struct strlist	*sl = FIELD(obj, k, struct strlist);
+	struct strlist	 new = { NULL, 0 };
+	const char	*p = val, *t;
+	char		*name;
+	size_t		 len, i;
+
+	(void)ps;
+	while ((t = next_token(&p, &len)) != NULL) {
+		for (i = 0; i < len && is_tchar(t[i]); i++)
+			;
+		if (i < len || new.n >= PARSE_MAX_HEADERS) {
+			strlist_free(&new);
+			if (i < len)
+				return (cerr(cause, "expected header names "
+				    "like X-Api-Key, got '%s'", val));
+			return (cerr(cause, "more than %d header names",
+			    PARSE_MAX_HEADERS));
+		}
+		name = xstrndup(t, len);
+		strlist_add(&new, name);
+		free(name);
+	}
+	strlist_free(sl);
+	*sl = new;
+	return (0);
+}
+
+/* Absolute directory names, separated by whitespace, replacing any earlier. */
+static int
+set_dirs(struct pstate *ps, const struct key *k, void *obj,
+    const char *val, char **cause)
+{
+	struct strlist	*sl = FIELD(obj, k, struct strlist);
+	struct strlist	 new = { NULL, 0 };
+	const char	*p = val, *t;
+	char		*d;
+	size_t		 len;
+
+	(void)ps;
+	if (has_ctl(val, 1))
+		return (cerr(cause, "expected directories without control "
+		    "characters"));
+	while ((t = next_token(&p, &len)) != NULL) {
+		if (*t != '/' || len >= PATH_MAX || new.n >= 64) {
+			strlist_free(&new);
+			return (cerr(cause, "expected at most 64 absolute "
+			    "directories like /srv/fetchd/lists, got '%s'",
+			    val));
+		}
+		d = xstrndup(t, len);
+		while (len > 1 && d[len - 1] == '/')
+			d[--len] = '\0';
+		strlist_add(&new, d);
+		free(d);
+	}
+	strlist_free(sl);
+	*sl = new;
+	return (0);
+}
+
+/* Names whose values are secret in every job. */
+static const char *const secret_builtin[] = {
+	"Authorization", "Cookie", "Proxy-Authorization"
+};
+
+static int
+name_is(const char *hdr, size_t n, const char *name)
+{
+	return (strlen(name) == n && strncasecmp(hdr, name, n) == 0);
+}
+
+int
+parse_header_secret(const struct jobdef *jd, const char *hdr)
+{
+	const char	*colon = strchr(hdr, ':');
+	size_t		 n, i;
+
+	n = colon != NULL ? (size_t)(colon - hdr) : strlen(hdr);
+	for (i = 0; i < nitems(secret_builtin); i++)
+		if (name_is(hdr, n, secret_builtin[i]))
+			return (1);
+	for (i = 0; jd != NULL && i < jd->secret_headers.n; i++)
+		if (name_is(hdr, n, jd->secret_headers.v[i]))
+			return (1);
+	return (0);
+}
+
 /* Keys. */
 
 static int
@@ -1223,12 +1371,35 @@ parse_key(struct pstate *ps, const char *key, const char *val)
 	}
 }
 
+/*
+ * A line "Name: value" whose Name is a secret header (a forgotten
+ * "header ="): the length of Name, else 0.  Its value must not be quoted.
+ */
+static size_t
+secret_line(const struct pstate *ps, const char *s)
+{
+	size_t	 n;
+
+	for (n = 0; is_tchar(s[n]); n++)
+		;
+	if (n == 0 || s[n] != ':' || !parse_header_secret(ps->sec == SEC_JOB ?
+	    ps->obj : NULL, s))
+		return (0);
+	return (n);
+}
+
 /* "key = value", with an optional trailing comment. */
 static void
 parse_assign(struct pstate *ps, char *s)
 {
 	char	*eq, *key, *val;
+	size_t	 n;
 
+	if ((n = secret_line(ps, s)) > 0) {
+		perr_at(ps, ps->line, "expected 'key = value', got a line "
+		    "'%.*s: ...' (header = %.*s: ...?)", (int)n, s, (int)n, s);
+		return;
+	}
 	if ((eq = strchr(s, '=')) == NULL) {
 		cut_comment(s);
 		perr_at(ps, ps->line, "expected 'key = value', got '%s'", s);
@@ -1389,6 +1560,8 @@ daemonconf_free(struct daemonconf *dc)
 	free(dc->jobs_dir);
 	free(dc->user_agent);
 	free(dc->admin_group);
+	free(dc->user);
+	strlist_free(&dc->submit_dirs);
 	memset(dc, 0, sizeof(*dc));
 }
 
@@ -1404,6 +1577,7 @@ jobdef_free(struct jobdef *jd)
 	free(jd->urls_file);
 	free(jd->method);
 	strlist_free(&jd->headers);
+	strlist_free(&jd->secret_headers);
 	free(jd->body);
 	free(jd->body_file);
 	free(jd->expect);

@@ -8,7 +8,9 @@
  * separated, file names absolute.  The output parses again to the same
  * configuration and so prints identically a second time; the golden tests
  * in tests/conf diff it.  An unset optional value prints as "key =", which
- * parses back to unset.  Here each key name is paired with a printer; a key
+ * parses back to unset.  Values of secret headers print as "<hidden>"
+ * (which parses again, to a header that is still secret), except in
+ * printconf_jobs_saved().  Here each key name is paired with a printer; a key
  * that parse.c knows and this table does not is printed as a comment, and
  * the unit tests catch it.
  */
@@ -24,7 +26,7 @@
 
 struct pkey {
 	const char	*name;
-	void		(*print)(FILE *, const struct pkey *, const void *);
+	void		(*print)(FILE *, const struct pkey *, const void *, int);
 	size_t		 off;
 	size_t		 size;
 };
@@ -54,23 +56,23 @@ get_uint(const struct pkey *k, const void *obj)
 }
 
 static void
-pr_count(FILE *fp, const struct pkey *k, const void *obj)
+pr_count(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	fprintf(fp, "%s = %" PRIu64 "\n", k->name, get_uint(k, obj));
 }
 
 /* A count where 0 means "never". */
 static void
-pr_never(FILE *fp, const struct pkey *k, const void *obj)
+pr_never(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	if (get_uint(k, obj) == 0)
 		kv(fp, k->name, "never");
 	else
-		pr_count(fp, k, obj);
+		pr_count(fp, k, obj, hide);
 }
 
 static void
-pr_duration(FILE *fp, const struct pkey *k, const void *obj)
+pr_duration(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	char	 s[64];
 
@@ -80,16 +82,16 @@ pr_duration(FILE *fp, const struct pkey *k, const void *obj)
 
 /* A duration where 0 means "none". */
 static void
-pr_none(FILE *fp, const struct pkey *k, const void *obj)
+pr_none(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	if (*FIELD(obj, k, int64_t) == 0)
 		kv(fp, k->name, "none");
 	else
-		pr_duration(fp, k, obj);
+		pr_duration(fp, k, obj, hide);
 }
 
 static void
-pr_size(FILE *fp, const struct pkey *k, const void *obj)
+pr_size(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	char	 s[32];
 
@@ -98,20 +100,20 @@ pr_size(FILE *fp, const struct pkey *k, const void *obj)
 }
 
 static void
-pr_bool(FILE *fp, const struct pkey *k, const void *obj)
+pr_bool(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	kv(fp, k->name, *FIELD(obj, k, int) ? "yes" : "no");
 }
 
 static void
-pr_string(FILE *fp, const struct pkey *k, const void *obj)
+pr_string(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	kv(fp, k->name, *FIELD(obj, k, char *const));
 }
 
 /* A repeatable key: one line per value, none if the list is empty. */
 static void
-pr_list(FILE *fp, const struct pkey *k, const void *obj)
+pr_list(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	const struct strlist	*sl = FIELD(obj, k, struct strlist);
 	size_t			 i;
@@ -120,15 +122,51 @@ pr_list(FILE *fp, const struct pkey *k, const void *obj)
 		kv(fp, k->name, sl->v[i]);
 }
 
+/*
+ * header: the value of a secret header (Authorization, Cookie,
+ * Proxy-Authorization, secret-headers) prints as "<hidden>", except in the
+ * saved definitions of STATE/jobs, which need it to resume.
+ */
+static void
+pr_headers(FILE *fp, const struct pkey *k, const void *obj, int hide)
+{
+	const struct strlist	*sl = FIELD(obj, k, struct strlist);
+	const char		*colon;
+	size_t			 i;
+
+	for (i = 0; i < sl->n; i++) {
+		colon = strchr(sl->v[i], ':');
+		if (hide && colon != NULL && parse_header_secret(obj,
+		    sl->v[i]))
+			fprintf(fp, "%s = %.*s: <hidden>\n", k->name,
+			    (int)(colon - sl->v[i]), sl->v[i]);
+		else
+			kv(fp, k->name, sl->v[i]);
+	}
+}
+
+/* A list of words on one line, "key =" when empty. */
+static void
+pr_words(FILE *fp, const struct pkey *k, const void *obj, int hide)
+{
+	const struct strlist	*sl = FIELD(obj, k, struct strlist);
+	size_t			 i;
+
+	fprintf(fp, "%s =", k->name);
+	for (i = 0; i < sl->n; i++)
+		fprintf(fp, " %s", sl->v[i]);
+	fputc('\n', fp);
+}
+
 /* A fraction printed as a percentage ("20%"). */
 static void
-pr_percent(FILE *fp, const struct pkey *k, const void *obj)
+pr_percent(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	fprintf(fp, "%s = %g%%\n", k->name, *FIELD(obj, k, double) * 100.0);
 }
 
 static void
-pr_rate(FILE *fp, const struct pkey *k, const void *obj)
+pr_rate(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	double	 v = *FIELD(obj, k, double);
 
@@ -139,7 +177,7 @@ pr_rate(FILE *fp, const struct pkey *k, const void *obj)
 }
 
 static void
-pr_min_success(FILE *fp, const struct pkey *k, const void *obj)
+pr_min_success(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	const struct jobdef	*jd = obj;
 
@@ -150,7 +188,7 @@ pr_min_success(FILE *fp, const struct pkey *k, const void *obj)
 }
 
 static void
-pr_expect(FILE *fp, const struct pkey *k, const void *obj)
+pr_expect(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	const struct jobdef	*jd = obj;
 	size_t			 i;
@@ -167,7 +205,7 @@ pr_expect(FILE *fp, const struct pkey *k, const void *obj)
 }
 
 static void
-pr_retry_on(FILE *fp, const struct pkey *k, const void *obj)
+pr_retry_on(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	static const char *const names[] = {
 		"connect", "dns", "timeout", "5xx", "429", "408", "reset"
@@ -191,7 +229,7 @@ pr_retry_on(FILE *fp, const struct pkey *k, const void *obj)
 }
 
 static void
-pr_sync(FILE *fp, const struct pkey *k, const void *obj)
+pr_sync(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	static const char *const names[] = { "batch", "always", "never" };
 	int		 v = *FIELD(obj, k, int);
@@ -201,7 +239,7 @@ pr_sync(FILE *fp, const struct pkey *k, const void *obj)
 }
 
 static void
-pr_overlap(FILE *fp, const struct pkey *k, const void *obj)
+pr_overlap(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	static const char *const names[] = { "skip", "queue", "cancel" };
 	enum overlap	 v = *FIELD(obj, k, enum overlap);
@@ -209,17 +247,33 @@ pr_overlap(FILE *fp, const struct pkey *k, const void *obj)
 	kv(fp, k->name, (size_t)v < nitems(names) ? names[v] : "skip");
 }
 
-/* NULL: from the environment; "": no proxy. */
+/*
+ * NULL: from the environment; "": no proxy.  A password in the proxy URL
+ * (http://user:password@host) is hidden like a secret header.
+ */
 static void
-pr_proxy(FILE *fp, const struct pkey *k, const void *obj)
+pr_proxy(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	const char	*v = *FIELD(obj, k, char *const);
+	const char	*u, *at, *colon;
+	size_t		 n;
 
+	if (hide && v != NULL && (u = strstr(v, "://")) != NULL) {
+		u += 3;
+		n = strcspn(u, "/?#");
+		at = memchr(u, '@', n);
+		colon = at != NULL ? memchr(u, ':', (size_t)(at - u)) : NULL;
+		if (colon != NULL) {
+			fprintf(fp, "%s = %.*s:<hidden>%s\n", k->name,
+			    (int)(colon - v), v, at);
+			return;
+		}
+	}
 	kv(fp, k->name, v == NULL ? "env" : *v == '\0' ? "none" : v);
 }
 
 static void
-pr_log_level(FILE *fp, const struct pkey *k, const void *obj)
+pr_log_level(FILE *fp, const struct pkey *k, const void *obj, int hide)
 {
 	kv(fp, k->name, log_level_name(*FIELD(obj, k, int)));
 }
@@ -244,11 +298,12 @@ static const struct pkey job_print[] = {
 	JK("every", pr_none, every),
 	JK("expect", pr_expect, expect),
 	JK("extract", pr_string, extract),
-	JK("header", pr_list, headers),
+	JK("header", pr_headers, headers),
 	JK("http2", pr_bool, http2),
 	JK("insecure", pr_bool, insecure),
 	JK("keep", pr_count, keep),
 	JK("max-body", pr_size, max_body),
+	JK("max-redirs", pr_count, max_redirs),
 	JK("method", pr_string, method),
 	JK("min-success", pr_min_success, min_success),
 	JK("overlap", pr_overlap, overlap),
@@ -259,6 +314,7 @@ static const struct pkey job_print[] = {
 	JK("retry-budget", pr_percent, retry_budget),
 	JK("retry-on", pr_retry_on, retry_on),
 	JK("retry-unsafe", pr_bool, retry_unsafe),
+	JK("secret-headers", pr_words, secret_headers),
 	JK("stall-timeout", pr_none, stall_timeout),
 	JK("timeout", pr_duration, timeout),
 	JK("url", pr_list, urls),
@@ -277,7 +333,9 @@ static const struct pkey daemon_print[] = {
 	DK("max-urls", pr_count, max_urls),
 	DK("socket", pr_string, socket),
 	DK("state-dir", pr_string, state_dir),
+	DK("submit-dirs", pr_words, submit_dirs),
 	DK("sync", pr_sync, sync),
+	DK("user", pr_string, user),
 	DK("user-agent", pr_string, user_agent),
 };
 
@@ -290,7 +348,7 @@ pkey_cmp(const void *a, const void *b)
 /* Print every key of names[] that has a printer, in that order. */
 static void
 print_keys(FILE *fp, const char *const *names, size_t n,
-    const struct pkey *tab, size_t ntab, const void *obj)
+    const struct pkey *tab, size_t ntab, const void *obj, int hide)
 {
 	const struct pkey	*k;
 	size_t			 i;
@@ -298,7 +356,7 @@ print_keys(FILE *fp, const char *const *names, size_t n,
 	for (i = 0; i < n; i++) {
 		k = bsearch(names[i], tab, ntab, sizeof(*tab), pkey_cmp);
 		if (k != NULL)
-			k->print(fp, k, obj);
+			k->print(fp, k, obj, hide);
 		else
 			fprintf(fp, "# %s: no printer\n", names[i]);
 	}
@@ -312,12 +370,12 @@ printconf_daemon(FILE *fp, const struct daemonconf *dc)
 
 	names = parse_daemon_keys(&n);
 	fprintf(fp, "[daemon]\n");
-	print_keys(fp, names, n, daemon_print, nitems(daemon_print), dc);
+	print_keys(fp, names, n, daemon_print, nitems(daemon_print), dc, 1);
 }
 
 /* Every job as its own section, each preceded by a blank line. */
-void
-printconf_jobs(FILE *fp, const struct jobfile *jf)
+static void
+print_jobs(FILE *fp, const struct jobfile *jf, int hide)
 {
 	const char *const	*names;
 	size_t			 n, i;
@@ -326,6 +384,19 @@ printconf_jobs(FILE *fp, const struct jobfile *jf)
 	for (i = 0; i < jf->njobs; i++) {
 		fprintf(fp, "\n[job %s]\n", jf->jobs[i]->name);
 		print_keys(fp, names, n, job_print, nitems(job_print),
-		    jf->jobs[i]);
+		    jf->jobs[i], hide);
 	}
+}
+
+void
+printconf_jobs(FILE *fp, const struct jobfile *jf)
+{
+	print_jobs(fp, jf, 1);
+}
+
+/* For STATE/jobs/NAME.conf (mode 0600): secret values kept. */
+void
+printconf_jobs_saved(FILE *fp, const struct jobfile *jf)
+{
+	print_jobs(fp, jf, 0);
 }

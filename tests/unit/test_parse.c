@@ -115,6 +115,44 @@ print_jobs(const struct jobfile *jf)
 	return (s);
 }
 
+/* Secret header values are hidden, except in saved definitions. */
+static void
+t_print_secrets(void **state)
+{
+	static const char text[] = "[job s]\nurl = http://x/\n"
+	    "header = Authorization: Bearer T0K\n"
+	    "header = cookie: c=C00K\nheader = X-Key: K3Y\n"
+	    "header = X-Plain: visible\nsecret-headers = x-key, X-Other\n";
+	struct jobfile	 jf = { NULL, 0 };
+	struct errlist	 errs = { NULL, 0 };
+	char		*p = NULL;
+	size_t		 len = 0;
+	FILE		*fp;
+
+	(void)state;
+	assert_int_equal(parse_jobs(NAME, text, strlen(text), NULL, &jf,
+	    &errs), 0);
+	p = print_jobs(&jf);
+	assert_non_null(strstr(p, "header = Authorization: <hidden>\n"));
+	assert_non_null(strstr(p, "header = cookie: <hidden>\n"));
+	assert_non_null(strstr(p, "header = X-Key: <hidden>\n"));
+	assert_non_null(strstr(p, "header = X-Plain: visible\n"));
+	assert_non_null(strstr(p, "secret-headers = x-key X-Other\n"));
+	assert_null(strstr(p, "T0K"));
+	assert_null(strstr(p, "C00K"));
+	assert_null(strstr(p, "K3Y"));
+	free(p);
+	p = NULL;
+	if ((fp = open_memstream(&p, &len)) == NULL)
+		fail();
+	printconf_jobs_saved(fp, &jf);
+	fclose(fp);
+	assert_non_null(strstr(p, "header = Authorization: Bearer T0K\n"));
+	assert_non_null(strstr(p, "header = X-Key: K3Y\n"));
+	free(p);
+	jobfile_free(&jf);
+}
+
 static char *
 print_daemon(const struct daemonconf *dc)
 {
@@ -138,11 +176,11 @@ t_key_tables(void **state)
 
 	(void)state;
 	k = parse_job_keys(&n);
-	assert_int_equal(n, 34);
+	assert_int_equal(n, 36);
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 	k = parse_daemon_keys(&n);
-	assert_int_equal(n, 12);
+	assert_int_equal(n, 14);
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 }
@@ -658,13 +696,26 @@ t_list_errors(void **state)
 	    "'foo' (expected connect, dns, timeout, 5xx, 429, 408 or reset)");
 	bad_value("retry-on =", "retry-on: expected failure classes like "
 	    "'connect dns 5xx' or none, got ''");
-	bad_value("header = NoColon", "header: expected 'Name: value', got "
-	    "'NoColon'");
-	bad_value("header = : x", "header: expected 'Name: value', got ': x'");
+	bad_value("header = NoColon", "header: expected 'Name: value', got no "
+	    "':' after 'NoColon'");
+	bad_value("header = : x", "header: expected 'Name: value', with a "
+	    "name of letters, digits and !#$%&'*+-.^_`|~");
 	bad_value("header = Bad Name: x", "header: expected 'Name: value', "
-	    "got 'Bad Name: x'");
+	    "got no ':' after 'Bad'");
+	/* Errors name a header, never quote its value (it may be secret). */
+	bad_value("Authorization: Bearer a=b", "expected 'key = value', got a "
+	    "line 'Authorization: ...' (header = Authorization: ...?)");
+	bad_value("cookie: c", "expected 'key = value', got a line "
+	    "'cookie: ...' (header = cookie: ...?)");
+	bad_value("X-Other: v", "expected 'key = value', got 'X-Other: v'");
+	bad_value("header = Cookie: a\x01b", "header: control character in "
+	    "the value of 'Cookie'");
+	bad_value("secret-headers = X-Ok, Bad/Name", "secret-headers: expected "
+	    "header names like X-Api-Key, got 'X-Ok, Bad/Name'");
+	bad_value("max-redirs = 101", "max-redirs: expected a number from 0 "
+	    "to 100, got '101'");
 	bad_value("header = X-A: a\rb", "header: control character in "
-	    "'X-A: a?b'");
+	    "the value of 'X-A'");
 }
 
 static void
@@ -801,11 +852,11 @@ t_print(void **state)
 	    "concurrency = 50\nconditional = no\nconnect-timeout = 5s\n"
 	    "deadline = none\nevery = none\nexpect = 200-299\nextract =\n"
 	    "http2 = yes\ninsecure = no\nkeep = 10\nmax-body = 8M\n"
-	    "method = GET\nmin-success = 1\noverlap = skip\nper-host = 16\n"
+	    "max-redirs = 10\nmethod = GET\nmin-success = 1\noverlap = skip\nper-host = 16\n"
 	    "proxy = env\nrate = unlimited\nretries = 2\nretry-budget = 20%\n"
 	    "retry-on = connect dns timeout 5xx 429 408 reset\n"
-	    "retry-unsafe = no\nstall-timeout = 15s\ntimeout = 30s\n"
-	    "url = http://x/\nurls-file =\n";
+	    "retry-unsafe = no\nsecret-headers =\nstall-timeout = 15s\n"
+	    "timeout = 30s\nurl = http://x/\nurls-file =\n";
 	const char *const	*keys;
 	struct jobfile		 jf;
 	char			*p, *line;
@@ -947,7 +998,8 @@ t_daemon_round_trip(void **state)
 	    "jobs-dir =\nlog-level = warning\n"
 	    "max-clients = 64\nmax-connections = 512\nmax-jobs = 1024\n"
 	    "max-urls = 10000000\nsocket = /run/f.sock\n"
-	    "state-dir = /var/lib/fetchd\nsync = batch\n"
+	    "state-dir = /var/lib/fetchd\nsubmit-dirs =\nsync = batch\n"
+	    "user =\n"
 	    "user-agent = fetchd/" PACKAGE_VERSION
 	    "\n");
 	assert_int_equal(parse_daemon("/other/f.conf", p1, strlen(p1), &dc,
@@ -1126,6 +1178,7 @@ main(void)
 		cmocka_unit_test(t_output_untouched),
 		cmocka_unit_test(t_round_trip),
 		cmocka_unit_test(t_print),
+		cmocka_unit_test(t_print_secrets),
 		cmocka_unit_test(t_daemon),
 		cmocka_unit_test(t_daemon_errors),
 		cmocka_unit_test(t_daemon_round_trip),

@@ -126,6 +126,7 @@ struct params {
 	long long	 retry_after_date;
 	long long	 size;
 	long long	 status;
+	long long	 redirect;	/* hops left: 302 to ?redirect=N-1 */
 	enum btype	 type;
 	const char	*etag;		/* points into req.target */
 	size_t		 etaglen;
@@ -153,6 +154,7 @@ struct resp {
 	long long	 retry_after;
 	long long	 retry_after_date;
 	long long	 lastmod;
+	long long	 redirect;	/* hops left, or -1 */
 	const char	*etag;		/* points into req.target */
 	size_t		 etaglen;
 	const char	*loc;		/* points into req.target, %-encoded */
@@ -759,6 +761,7 @@ static const struct ptab ptab[] = {
 	PN(hang, 1),
 	PN(lastmod, 1LL << 40),
 	{ "location", 0, 0, set_location },
+	PN(redirect, 1000000),
 	PN(reset, 1),
 	PN(reset_mid, 1),
 	PN(retry_after, 1000000000),
@@ -777,6 +780,7 @@ params_init(struct params *p)
 	p->fail = p->faildelay = p->failstatus = p->hang = p->lastmod = -1;
 	p->reset = p->reset_mid = p->retry_after = -1;
 	p->retry_after_date = p->size = p->status = -1;
+	p->redirect = -1;
 	p->type = BT_JSON;
 }
 
@@ -1735,6 +1739,33 @@ resp_faults(struct conn *c, unsigned long long attempt)
 	return (failing);
 }
 
+/*
+ * redirect=N (N > 0): a 302 (or status=3xx) to the same path with
+ * redirect=N-1 and no other parameter; redirect=0 answers normally.  A
+ * chain of N hops, or with a large N a loop as far as the client goes.
+ */
+static void
+redirect_set(struct conn *c)
+{
+	struct resp	*r = &c->resp;
+
+	r->redirect = r->status < 400 ? c->par.redirect : -1;
+	if (r->redirect > 0 && r->status < 300)
+		r->status = 302;
+}
+
+static int
+redirect_header(const struct conn *c, struct buf *o)
+{
+	const char	*t = c->req.target;
+	size_t		 plen = strcspn(t, "?");
+
+	if (c->resp.redirect <= 0)
+		return (0);
+	return (buf_printf(o, "Location: %.*s?redirect=%lld\r\n", (int)plen,
+	    t, c->resp.redirect - 1));
+}
+
 /* An ordinary request: counted, then answered as its parameters say. */
 static void
 route_fault(struct conn *c, const char *path, size_t plen)
@@ -1767,6 +1798,7 @@ route_fault(struct conn *c, const char *path, size_t plen)
 	r->etaglen = p->etaglen;
 	r->loc = p->loc;
 	r->loclen = p->loclen;
+	redirect_set(c);
 	r->chunked = p->chunked == 1 && c->req.minor >= 1;
 	if (body_choose(c, path, plen) == -1)
 		r->reset = 1;		/* out of memory: drop the request */
@@ -1930,6 +1962,7 @@ resp_headers(struct conn *c)
 		rc |= buf_str(o, "\r\n");
 		free(loc);
 	}
+	rc |= redirect_header(c, o);
 	if (r->close)
 		rc |= buf_str(o, "Connection: close\r\n");
 	else if (c->req.minor == 0)
