@@ -35,7 +35,7 @@
 #include "util.h"
 #include "fetchctl.h"
 
-#define TABLE_COLS	10
+#define TABLE_COLS	12
 #define TABLE_MEASURE	1000	/* rows that size a table's columns */
 #define REDRAW_USEC	(100 * 1000)	/* terminal: 10 redraws/s */
 #define PLAIN_USEC	(1000 * 1000)	/* elsewhere: a line a second */
@@ -244,6 +244,7 @@ state_sgr(const char *state)
 		{ "failed",	"\033[1;31m" },	/* bold red */
 		{ "cancelled",	"\033[31m" },		/* red */
 		{ "running",	"\033[34m" },		/* blue */
+		{ "paused",	"\033[35m" },		/* magenta */
 	};
 	size_t	 i;
 
@@ -634,16 +635,60 @@ progress_cell(struct json_object *s)
 	    obj_int(s, "total")));
 }
 
+/*
+ * The state shown for a run: "paused" for a running run that is held
+ * (the snapshot's state stays "running", with "paused":true).
+ */
+static const char *
+shown_state(struct json_object *s)
+{
+	const char	*state = obj_str(s, "state");
+
+	if (obj_bool(s, "paused") && !state_finished(state))
+		return ("paused");
+	return (state);
+}
+
+/* ETA of a run going, "-" otherwise. */
+static char *
+eta_cell(struct json_object *s)
+{
+	char	 d[32];
+
+	if (obj_get(s, "eta_ms") == NULL ||
+	    state_finished(obj_str(s, "state")))
+		return (cell("-"));
+	return (cell(fmt_dur(obj_double(s, "eta_ms"), d, sizeof(d))));
+}
+
+/* When a periodic job runs next: "in 4m05s", "due"; "-" if not periodic. */
+static const char *
+fmt_next(struct json_object *s, int64_t now, char *b, size_t len)
+{
+	char	 d[32];
+	int64_t	 next = obj_int(s, "next_run");
+
+	if (obj_get(s, "next_run") == NULL || next <= 0)
+		snprintf(b, len, "-");
+	else if (next <= now)
+		snprintf(b, len, "due");
+	else
+		snprintf(b, len, "in %s", fmt_dur((double)(next - now), d,
+		    sizeof(d)));
+	return (b);
+}
+
 static void
 human_table(const struct reply *r)
 {
 	static const char *const cols[] = { "~NAME", ">RUN", "*STATE",
 	    ">PROGRESS", ">OK", ">FAILED", ">RETRY", ">INFLIGHT", ">RATE",
-	    ">ELAPSED" };
+	    ">ELAPSED", ">ETA", "NEXT" };
 	struct json_object	*jobs = obj_get(r->obj, "jobs"), *s;
 	struct table		 t;
 	char			*row[TABLE_COLS], d[32];
 	size_t			 i, n = array_len(jobs);
+	int64_t			 now = wall_ms();
 
 	if (n == 0) {
 		printf("no jobs\n");
@@ -654,7 +699,7 @@ human_table(const struct reply *r)
 		s = json_object_array_get_idx(jobs, i);
 		row[0] = cell(obj_str(s, "name"));
 		row[1] = cellf("%" PRId64, obj_int(s, "run"));
-		row[2] = cell(obj_str(s, "state"));
+		row[2] = cell(shown_state(s));
 		row[3] = progress_cell(s);
 		row[4] = cellf("%" PRId64, obj_int(s, "ok"));
 		row[5] = cellf("%" PRId64, obj_int(s, "failed"));
@@ -663,6 +708,8 @@ human_table(const struct reply *r)
 		row[8] = cellf("%.1f/s", obj_double(s, "rate"));
 		row[9] = cell(fmt_dur(obj_double(s, "elapsed_ms"), d,
 		    sizeof(d)));
+		row[10] = eta_cell(s);
+		row[11] = cell(fmt_next(s, now, d, sizeof(d)));
 		table_add(&t, row);
 	}
 	table_end(&t);
@@ -740,6 +787,35 @@ detail_held(struct json_object *s)
 	}
 }
 
+/*
+ * Detail view: the last failures (status JOB only), oldest first,
+ * "  failures  #17  http_503  3 attempts  http://h/item/17".
+ */
+static void
+detail_recent(struct json_object *s)
+{
+	struct json_object	*rec = obj_get(s, "recent_failures"), *o;
+	char			 a[32];
+	size_t			 i, n = array_len(rec), iw = 0, ew = 0;
+
+	for (i = 0; i < n; i++) {
+		o = json_object_array_get_idx(rec, i);
+		if ((size_t)snprintf(a, sizeof(a), "#%" PRId64,
+		    obj_int(o, "i")) > iw)
+			iw = strlen(a);
+		if (textwidth(ostr(o, "error")) > ew)
+			ew = textwidth(ostr(o, "error"));
+	}
+	for (i = 0; i < n; i++) {
+		o = json_object_array_get_idx(rec, i);
+		snprintf(a, sizeof(a), "#%" PRId64, obj_int(o, "i"));
+		printf("%s%-*s  %-*s  %" PRId64 " attempt%s  %s\n",
+		    i == 0 ? "  failures  " : "            ", (int)iw, a,
+		    (int)ew, ostr(o, "error"), obj_int(o, "attempts"),
+		    obj_int(o, "attempts") == 1 ? " " : "s", ostr(o, "url"));
+	}
+}
+
 /* Detail view: errors, hosts, slowest URLs, where the results are. */
 static void
 detail_tail(struct json_object *s)
@@ -757,6 +833,7 @@ detail_tail(struct json_object *s)
 		    fmt_lat(obj_double(o, "ms"), a, sizeof(a)),
 		    ostr(o, "url"));
 	}
+	detail_recent(s);
 	if (obj_str(s, "results") != NULL)
 		printf("  results   %s\n", obj_str(s, "results"));
 	if (obj_int(s, "failed") > 0)
@@ -773,10 +850,15 @@ detail_one(struct json_object *s)
 	int64_t			 total = obj_int(s, "total");
 
 	printf("%s run %" PRId64 ": ", ostr(s, "name"), obj_int(s, "run"));
-	put_state(state);
+	put_state(shown_state(s));
+	if (obj_bool(s, "finishing"))
+		printf(" (finishing)");
 	printf("\n");
 	if (obj_str(s, "reason") != NULL)
 		printf("  reason    %s\n", obj_str(s, "reason"));
+	if (obj_bool(s, "paused") && !state_finished(state))
+		printf("  paused    %s\n", obj_str(s, "pause_reason") != NULL ?
+		    obj_str(s, "pause_reason") : "yes");
 	if (obj_get(s, "retry_of") != NULL)
 		printf("  retry of  run %" PRId64 "\n", obj_int(s, "retry_of"));
 	detail_times(s);
@@ -796,6 +878,9 @@ detail_one(struct json_object *s)
 		printf("   ETA %s", fmt_dur(obj_double(s, "eta_ms"), a,
 		    sizeof(a)));
 	printf("\n");
+	if (obj_get(s, "next_run") != NULL)
+		printf("  next run  %s (%s)\n", fmt_wall(obj_int(s, "next_run"),
+		    a, sizeof(a)), fmt_next(s, wall_ms(), b, sizeof(b)));
 	if (lat != NULL)
 		printf("  latency   p50 %s   p95 %s   p99 %s\n",
 		    fmt_lat(obj_double(lat, "p50"), a, sizeof(a)),
