@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# fetchctl's live progress in a real terminal: tmux (on a private socket,
+# with no configuration, a 100x30 pane) runs `fetchctl submit --wait` on
+# a job with latency; capture-pane at intervals shows one bar line,
+# redrawn in place (same row, never scrolling), whose percentage and
+# done count grow, then the run's line left at 100% and a right summary.
+# Then `fetchctl watch JOB` and Ctrl-C (send-keys C-c): fetchctl exits 0
+# saying the run keeps running, and the run goes on to the end in fetchd.
+# Only the tmux server this test starts is touched (kill-server on its
+# own socket).
+. "$(dirname "$0")/../lib.sh"
+t_init tmux
+command -v tmux > /dev/null 2>&1 || t_skip "tmux is not installed"
+TMUX_SOCK=$T/tmux.sock
+tm()
+{
+	tmux -S "$TMUX_SOCK" -f /dev/null "$@"
+}
+# Our server goes at exit, before lib.sh stops fetchd and the upstream.
+trap 'rc=$?; tm kill-server > /dev/null 2>&1; (exit $rc); t_cleanup' EXIT
+unset TMUX TMUX_PANE
+
+t_upstream
+t_fetchd
+
+# 40 URLs of 400 ms, 4 at a time: about 4 s.
+printf '[job lat]\nurl = %s/lat/[1-40]?delay=400\nconcurrency = 4\nper-host = 64\n' \
+    "$UP" > "$T/lat.conf"
+# 40 URLs of 400 ms, 2 at a time: about 8 s, watched then left.
+printf '[job lat2]\nurl = %s/lat2/[1-40]?delay=400\nconcurrency = 2\nper-host = 64\n' \
+    "$UP" > "$T/lat2.conf"
+
+# A pane running CMD; "[exit N]" is printed when it ends.
+pane()
+{
+	local name=$1 cmd=$2
+	tm new-session -d -s "$name" -x 100 -y 30 \
+	    "env -u NO_COLOR TERM=xterm LC_ALL=C.UTF-8 bash -c '$cmd; echo \"[exit \$?]\"; exec sleep 600'" ||
+	    t_fail "tmux new-session $name"
+}
+capture()
+{
+	tm capture-pane -p -t "$1"
+}
+
+# --- submit --wait ----------------------------------------------------------
+pane wait "'$FETCHCTL' -s '$FETCHD_SOCKET' submit '$T/lat.conf' --wait"
+t_wait_until "capture wait | grep -q '^submitted lat'" 10 ||
+    t_fail "no submit line: $(capture wait)"
+n=0
+while :; do
+	capture wait > "$T/cap.$n"
+	grep -q '^\[exit ' "$T/cap.$n" && break
+	n=$((n + 1))
+	[ "$n" -lt 200 ] || t_fail "submit --wait did not end in 40 s"
+	sleep 0.2
+done
+t_log "$n captures while the bar ran"
+# Every capture: at most one bar line of lat, on the same row each time.
+"$T_PYTHON" - "$T" "$n" <<'PY' || t_fail "progress bar: see above"
+import re, sys
+d, n = sys.argv[1], int(sys.argv[2])
+BAR = re.compile(r"^lat\s+\[([#.]+)\]\s+(\d+)%\s+(\d+)/40\b")
+rows, pcts, dones, fills = set(), [], [], []
+for k in range(n + 1):
+    lines = open("%s/cap.%d" % (d, k), encoding="utf-8").read().split("\n")
+    bars = [(i, BAR.match(l)) for i, l in enumerate(lines) if BAR.match(l)]
+    assert len(bars) <= 1, "capture %d: %d bar lines:\n%s" % (k, len(bars), "\n".join(lines))
+    for l in lines:
+        assert len(l) <= 100, "capture %d: a line wider than the pane" % k
+    if bars:
+        i, m = bars[0]
+        rows.add(i)
+        fills.append(m.group(1).count("#"))
+        pcts.append(int(m.group(2)))
+        dones.append(int(m.group(3)))
+assert len(rows) == 1, "the bar moved between rows %s (scrolling, not redrawn)" % sorted(rows)
+assert pcts == sorted(pcts) and dones == sorted(dones) and fills == sorted(fills), \
+    "progress went back: %s %s" % (pcts, dones)
+mid = sorted(set(p for p in pcts if 0 < p < 100))
+assert len(mid) >= 2, "the bar did not advance in steps: %s" % pcts
+assert pcts[-1] == 100 and dones[-1] == 40, "the last bar is not 40/40: %s %s" % (pcts, dones)
+print("bar row %d; percentages seen: %s" % (rows.pop(), sorted(set(pcts))), file=sys.stderr)
+PY
+final=$T/cap.$n
+grep -Eq '^lat +\[#+\] +100% +40/40 +done in ' "$final" ||
+    t_fail "no final line at 100%: $(cat "$final")"
+grep -q '^lat run 1: done, 40 ok, 0 failed, 40 total, ' "$final" ||
+    t_fail "summary: $(cat "$final")"
+grep -q '^  latency: p50 ' "$final" || t_fail "summary latency: $(cat "$final")"
+grep -q '^\[exit 0\]' "$final" || t_fail "exit status: $(cat "$final")"
+# Each URL waited 400 ms: p50 must say so (a generous bound).
+p50=$(sed -n 's/^  latency: p50 \([0-9.]*\)ms.*/\1/p' "$final")
+[ -n "$p50" ] && awk -v p="$p50" 'BEGIN { exit !(p >= 390 && p < 5000) }' ||
+    t_fail "p50 '$p50' is not about 400 ms: $(cat "$final")"
+
+# --- watch, then Ctrl-C -------------------------------------------------------
+t_ctl submit "$T/lat2.conf" > /dev/null || t_fail "submit lat2"
+pane watch "'$FETCHCTL' -s '$FETCHD_SOCKET' watch lat2"
+t_wait_until "capture watch | grep -Eq '^lat2 +\\[[#.]+\\] +[0-9]+%'" 10 ||
+    t_fail "watch shows no bar: $(capture watch)"
+capture watch > "$T/w1"
+first=$(sed -n 's/^lat2 *\[[#.]*\] *[0-9]*% *\([0-9]*\)\/40.*/\1/p' "$T/w1")
+t_wait_until "[ \"\$(capture watch | sed -n 's/^lat2 *\\[[#.]*\\] *[0-9]*% *\\([0-9]*\\)\\/40.*/\\1/p')\" -gt ${first:-0} ]" 10 ||
+    t_fail "watch: the bar did not advance from ${first:-?}: $(capture watch)"
+state=$(t_ctl status lat2 --json | "$T_PYTHON" -c \
+    'import json,sys; print(json.load(sys.stdin)["jobs"][0]["state"])')
+[ "$state" = running ] || t_fail "lat2 is $state before Ctrl-C; the test needs it running"
+tm send-keys -t watch C-c
+t_wait_until "capture watch | grep -q '^\[exit '" 10 ||
+    t_fail "watch did not end on Ctrl-C: $(capture watch)"
+capture watch > "$T/w2"
+grep -q '^\[exit 0\]' "$T/w2" || t_fail "watch exit status: $(cat "$T/w2")"
+grep -q 'stopped watching; lat2 run 1 keeps running in fetchd (fetchctl status lat2)' "$T/w2" ||
+    t_fail "no 'keeps running' message: $(cat "$T/w2")"
+[ "$(grep -c '^lat2 ' "$T/w2")" -le 1 ] || t_fail "watch left several bar lines: $(cat "$T/w2")"
+# The run went on without us, to the end.
+t_ctl status lat2 > "$T/s1"
+grep -Eq '^lat2 run 1: (running|done)' "$T/s1" || t_fail "after Ctrl-C: $(cat "$T/s1")"
+t_wait_until "t_ctl status lat2 --json | grep -q '\"state\":\"done\"'" 30 ||
+    t_fail "lat2 did not finish after watch left: $(t_ctl status lat2)"
+t_ctl status lat2 --json | grep -q '"ok":40' || t_fail "lat2: not 40 ok: $(t_ctl status lat2)"
+
+tm kill-server > /dev/null 2>&1
+t_stop_fetchd
+t_pass
