@@ -1065,10 +1065,11 @@ human_failures_end(const struct reply *r)
 
 /*
  * Human output: explain, a timeline with one block per attempt,
- *   #1  12:00:00.123  +0.0ms  queued 0.0ms  dns 0.1  connect 0.4  tls -
- *       first byte 12.0  total 12.3 ms  → 503 http_503 (Retry-After: 1)
+ *   #1  12:00:00.123  +0.0ms  → 503 http_503 (Retry-After: 1)
+ *      queued 0.0ms  dns 0.1  connect 0.4  tls -  first byte 12.0  total 12.3 ms
  *      retry in 1000.0ms: http_503 is in retry-on; attempt 1 of 3; ...
- * (on one line), then what the URL came to.
+ * then what the URL came to.  On a terminal the decision is folded at
+ * word boundaries to its width; elsewhere it is one line, for grep.
  */
 
 /* Local time of day with milliseconds: "12:00:00.123". */
@@ -1120,6 +1121,36 @@ explain_result(struct buf *b, struct json_object *a)
 		    ra != NULL ? ra : detail);
 }
 
+/*
+ * Print text indented; on a terminal folded at spaces to its width, the
+ * lines after the first indented by two more.
+ */
+static void
+put_folded(int indent, const char *text)
+{
+	size_t	 cols = term_tty() ? term_cols() : 0, room, len, cut;
+	int	 ind = indent;
+
+	for (;;) {
+		room = cols > (size_t)ind + 20 ? cols - 1 - (size_t)ind : 0;
+		len = strlen(text);
+		if (room == 0 || len <= room) {
+			printf("%*s%s\n", ind, "", text);
+			return;
+		}
+		for (cut = room; cut > 0 && text[cut] != ' '; cut--)
+			;
+		if (cut == 0)
+			cut = room;
+		printf("%*s%.*s\n", ind, "", (int)cut, text);
+		for (text += cut; *text == ' '; text++)
+			;
+		if (*text == '\0')
+			return;
+		ind = indent + 2;
+	}
+}
+
 static void
 explain_attempt(struct json_object *a, double t0)
 {
@@ -1136,22 +1167,27 @@ explain_attempt(struct json_object *a, double t0)
 		buf_printf(&b, "%.1fms", off);
 	else
 		buf_adds(&b, fmt_dur(off, c, sizeof(c)));
-	buf_printf(&b, "  queued %.1fms", obj_double(a, "queue_ms"));
+	explain_result(&b, a);
+	puts(b.data);
+	buf_reset(&b);
+	buf_printf(&b, "    queued %.1fms", obj_double(a, "queue_ms"));
 	explain_phase(&b, a, "dns", "dns_ms", 0);
 	explain_phase(&b, a, "connect", "connect_ms", 0);
 	explain_phase(&b, a, "tls", "tls_ms", 1);
 	explain_phase(&b, a, "first byte", "ttfb_ms", 0);
 	explain_phase(&b, a, "total", "total_ms", 0);
 	buf_adds(&b, " ms");
-	explain_result(&b, a);
 	puts(b.data);
-	buf_free(&b);
+	buf_reset(&b);
 	if (dec != NULL && strcmp(dec, "retry") == 0)
-		printf("   retry in %.1fms%s%s\n", obj_double(a, "delay_ms"),
-		    why != NULL ? ": " : "", why != NULL ? why : "");
+		buf_printf(&b, "retry in %.1fms%s%s", obj_double(a,
+		    "delay_ms"), why != NULL ? ": " : "", why != NULL ? why : "");
 	else if (dec != NULL && strcmp(dec, "final") == 0)
-		printf("   no retry%s%s\n", why != NULL ? ": " : "",
+		buf_printf(&b, "no retry%s%s", why != NULL ? ": " : "",
 		    why != NULL ? why : "");
+	if (b.len > 0)
+		put_folded(4, b.data);
+	buf_free(&b);
 }
 
 /* What the URL came to: its result record, or not finished yet. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fetchctl's live progress in a real terminal: tmux (on a private socket,
 # with no configuration, a 100x30 pane) runs `fetchctl submit --wait` on
-# a job with latency; capture-pane at intervals shows one bar line,
+# a job with latency; capture-pane at intervals (wrapped lines joined)
+# shows one bar line, no wider than the pane,
 # redrawn in place (same row, never scrolling), whose percentage and
 # done count grow, then the run's line left at 100% and a right summary.
 # Then `fetchctl watch JOB` and Ctrl-C (send-keys C-c): fetchctl exits 0
@@ -40,7 +41,7 @@ pane()
 }
 capture()
 {
-	tm capture-pane -p -t "$1"
+	tm capture-pane -p -J -t "$1"
 }
 
 # --- submit --wait ----------------------------------------------------------
