@@ -271,9 +271,11 @@ put_state(const char *state)
  * Tables: columns two spaces apart, numbers right-aligned, the last column
  * not padded.  The first TABLE_MEASURE rows are held to size the columns;
  * later rows print as they come with those widths (a long table streams).
- * On a terminal a table with an elastic column is fitted to the width of
- * the terminal: that column's cells are cut ("~" marks the cut), never
- * below TABLE_CUT_MIN columns; a state column is coloured.
+ * On a terminal a table is fitted to the width of the terminal: first
+ * optional columns with nothing to say (every cell "-" or "0") are left
+ * out, from the right, then the elastic column's cells are cut ("~"
+ * marks the cut), never below TABLE_CUT_MIN columns; a state column is
+ * coloured.
  */
 #define TABLE_CUT_MIN	8
 
@@ -281,6 +283,8 @@ struct table {
 	size_t		  ncols;
 	const char	 *head[TABLE_COLS];
 	int		  right[TABLE_COLS];
+	int		  optional[TABLE_COLS];
+	int		  hidden[TABLE_COLS];
 	size_t		  width[TABLE_COLS];
 	char		**cells;
 	size_t		  nrows;
@@ -293,7 +297,7 @@ struct table {
 
 /*
  * cols: the heads; ">NAME" is right-aligned, "~NAME" elastic, "*NAME"
- * a run state.
+ * a run state, "?NAME" optional (">?NAME": both).
  */
 static void
 table_init(struct table *t, const char *const *cols, size_t ncols)
@@ -305,14 +309,17 @@ table_init(struct table *t, const char *const *cols, size_t ncols)
 	t->ncols = ncols;
 	t->elastic = t->state = -1;
 	for (i = 0; i < ncols; i++) {
-		h = cols[i];
-		if (*h == '>')
-			t->right[i] = 1;
-		else if (*h == '~')
-			t->elastic = (int)i;
-		else if (*h == '*')
-			t->state = (int)i;
-		t->head[i] = h + (*h == '>' || *h == '~' || *h == '*');
+		for (h = cols[i]; strchr(">~*?", *h) != NULL; h++) {
+			if (*h == '>')
+				t->right[i] = 1;
+			else if (*h == '~')
+				t->elastic = (int)i;
+			else if (*h == '*')
+				t->state = (int)i;
+			else if (*h == '?')
+				t->optional[i] = 1;
+		}
+		t->head[i] = h;
 		t->width[i] = strlen(t->head[i]);
 	}
 	t->cells = xreallocarray(NULL, TABLE_MEASURE * ncols, sizeof(char *));
@@ -340,9 +347,15 @@ static void
 table_print_row(const struct table *t, char *const *row, int head)
 {
 	const char	*sgr;
-	size_t		 i, w, pad;
+	size_t		 i, w, pad, last = 0;
 
 	for (i = 0; i < t->ncols; i++) {
+		if (!t->hidden[i])
+			last = i;
+	}
+	for (i = 0; i < t->ncols; i++) {
+		if (t->hidden[i])
+			continue;
 		w = textwidth(row[i]);
 		if (t->cut && (int)i == t->elastic && w > t->width[i])
 			w = t->width[i];
@@ -354,28 +367,61 @@ table_print_row(const struct table *t, char *const *row, int head)
 		put_cut(row[i], w);
 		if (*sgr != '\0')
 			fputs("\033[m", stdout);
-		if (!t->right[i] && i + 1 < t->ncols)
+		if (!t->right[i] && i < last)
 			printf("%*s", (int)pad, "");
-		fputs(i + 1 < t->ncols ? "  " : "\n", stdout);
+		fputs(i < last ? "  " : "\n", stdout);
 	}
 }
 
-/* On a terminal: narrow the elastic column until the rows fit. */
-static void
-table_fit(struct table *t)
+/* The width of the visible columns, with their gaps. */
+static size_t
+table_width(const struct table *t)
 {
-	size_t	 i, sum = 0, cols, e;
+	size_t	 i, sum = 0;
 
-	if (t->elastic == -1 || !term_tty())
+	for (i = 0; i < t->ncols; i++) {
+		if (!t->hidden[i])
+			sum += t->width[i] + 2;
+	}
+	return (sum > 2 ? sum - 2 : sum);
+}
+
+/* Does column c say nothing (every row held is "-" or "0")? */
+static int
+table_empty(const struct table *t, size_t c)
+{
+	const char	*v;
+	size_t		 r;
+
+	for (r = 0; r < t->nrows; r++) {
+		v = t->cells[r * t->ncols + c];
+		if (strcmp(v, "-") != 0 && strcmp(v, "0") != 0)
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * On a terminal: leave out empty optional columns (only when every row is
+ * held: all), then narrow the elastic column, until the rows fit.
+ */
+static void
+table_fit(struct table *t, int all)
+{
+	size_t	 i, sum, cols, e;
+
+	if (!term_tty())
+		return;
+	cols = term_cols();
+	for (i = t->ncols; all && i-- > 0 && table_width(t) > cols;) {
+		if (t->optional[i] && table_empty(t, i))
+			t->hidden[i] = 1;
+	}
+	if (t->elastic == -1 || (sum = table_width(t)) <= cols)
 		return;
 	e = (size_t)t->elastic;
-	for (i = 0; i < t->ncols; i++)
-		sum += t->width[i] + (i + 1 < t->ncols ? 2 : 0);
-	cols = term_cols();
-	if (sum <= cols)
-		return;
 	t->cut = 1;
-	if (t->width[e] - TABLE_CUT_MIN > sum - cols)
+	if (t->width[e] > TABLE_CUT_MIN + (sum - cols))
 		t->width[e] -= sum - cols;
 	else if (t->width[e] > TABLE_CUT_MIN)
 		t->width[e] = TABLE_CUT_MIN;
@@ -384,7 +430,7 @@ table_fit(struct table *t)
 }
 
 static void
-table_flush(struct table *t)
+table_flush(struct table *t, int all)
 {
 	char	*head[TABLE_COLS];
 	size_t	 i;
@@ -392,7 +438,7 @@ table_flush(struct table *t)
 	if (t->fixed)
 		return;
 	t->fixed = 1;
-	table_fit(t);
+	table_fit(t, all);
 	for (i = 0; i < t->ncols; i++)
 		head[i] = xstrdup(t->head[i]);
 	table_print_row(t, head, 1);
@@ -425,14 +471,14 @@ table_add(struct table *t, char **row)
 		t->cells[t->nrows * t->ncols + i] = row[i];
 	}
 	if (++t->nrows == TABLE_MEASURE)
-		table_flush(t);
+		table_flush(t, 0);
 }
 
 static void
 table_end(struct table *t)
 {
 	if (t->total > 0)
-		table_flush(t);
+		table_flush(t, 1);
 	free(t->cells);
 	t->cells = NULL;
 }
@@ -682,8 +728,8 @@ static void
 human_table(const struct reply *r)
 {
 	static const char *const cols[] = { "~NAME", ">RUN", "*STATE",
-	    ">PROGRESS", ">OK", ">FAILED", ">RETRY", ">INFLIGHT", ">RATE",
-	    ">ELAPSED", ">ETA", "NEXT" };
+	    ">PROGRESS", ">OK", ">FAILED", ">?RETRY", ">?INFLIGHT", ">RATE",
+	    ">ELAPSED", ">?ETA", "?NEXT" };
 	struct json_object	*jobs = obj_get(r->obj, "jobs"), *s;
 	struct table		 t;
 	char			*row[TABLE_COLS], d[32];
