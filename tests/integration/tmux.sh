@@ -7,6 +7,8 @@
 # done count grow, then the run's line left at 100% and a right summary.
 # Then `fetchctl watch JOB` and Ctrl-C (send-keys C-c): fetchctl exits 0
 # saying the run keeps running, and the run goes on to the end in fetchd.
+# Last, a 40-column pane: status fitted to it is never wider than in a
+# file.
 # Only the tmux server this test starts is touched (kill-server on its
 # own socket).
 . "$(dirname "$0")/../lib.sh"
@@ -121,6 +123,24 @@ grep -Eq '^lat2 run 1: (running|done)' "$T/s1" || t_fail "after Ctrl-C: $(cat "$
 t_wait_until "t_ctl status lat2 --json | grep -q '\"state\":\"done\"'" 30 ||
     t_fail "lat2 did not finish after watch left: $(t_ctl status lat2)"
 t_ctl status lat2 --json | grep -q '"ok":40' || t_fail "lat2: not 40 ok: $(t_ctl status lat2)"
+
+# A terminal far too narrow for the table: fitting it may leave columns
+# out and cut names, never make a row wider than it is in a file.
+t_ctl status > "$T/table"
+tm new-session -d -s narrow -x 40 -y 10 \
+    "env NO_COLOR=1 TERM=xterm bash -c '$FETCHCTL -s $FETCHD_SOCKET status; echo \"[exit \$?]\"; exec sleep 600'" ||
+    t_fail "tmux new-session narrow"
+t_wait_until "capture narrow | grep -q '^\[exit '" 10 || t_fail "status on 40 columns: $(capture narrow)"
+capture narrow > "$T/table40"
+wide=$(awk '{ if (length > n) n = length } END { print n }' "$T/table")
+narrow=$(grep -v '^\[exit' "$T/table40" | awk '{ if (length > n) n = length } END { print n }')
+[ "$narrow" -le "$wide" ] ||
+    t_fail "on 40 columns rows of $narrow, in a file $wide: $(cat "$T/table40")"
+# ... nor a column (the names: where RUN starts).
+at_run() { head -n 1 "$1" | awk '{ print index($0, " RUN") }'; }
+[ "$(at_run "$T/table40")" -le "$(at_run "$T/table")" ] ||
+    t_fail "names wider on 40 columns than in a file: $(cat "$T/table40")"
+grep -q '^lat2 ' "$T/table40" || t_fail "status on 40 columns: $(cat "$T/table40")"
 
 tm kill-server > /dev/null 2>&1
 t_stop_fetchd
