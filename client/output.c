@@ -781,9 +781,10 @@ detail_times(struct json_object *s)
 }
 
 /*
- * A held host's state and what its "until" means: "paused for 1.2s" (a
- * Retry-After pause), "down, probe in 3.0s" (the breaker is open),
- * "limited" (adaptive concurrency below per-host).
+ * A held host's state and what its "until" means: "paused for 1.2s
+ * (until 12:00:03)" (a Retry-After pause), "down, probe in 3.0s (until
+ * 12:00:05)" (the breaker is open), "limited" (adaptive concurrency below
+ * per-host).
  */
 static const char *
 held_state(struct json_object *h, int64_t now, char *b, size_t len)
@@ -792,12 +793,22 @@ held_state(struct json_object *h, int64_t now, char *b, size_t len)
 	char		 d[32];
 	int64_t		 until = obj_int(h, "until");
 
+	struct tm	 tm;
+	time_t		 t = (time_t)(until / 1000);
+	char		 at[16];
+
 	if (obj_get(h, "until") == NULL || until <= now)
 		snprintf(b, len, "%s", state);
-	else
-		snprintf(b, len, "%s%s %s", state, strcmp(state, "down") == 0 ?
-		    ", probe in" : " for",
-		    fmt_dur((double)(until - now), d, sizeof(d)));
+	else {
+		if (localtime_r(&t, &tm) == NULL ||
+		    strftime(at, sizeof(at), "%H:%M:%S", &tm) == 0)
+			at[0] = '\0';
+		snprintf(b, len, "%s%s %s%s%s%s", state,
+		    strcmp(state, "down") == 0 ? ", probe in" : " for",
+		    fmt_dur((double)(until - now), d, sizeof(d)),
+		    at[0] != '\0' ? " (until " : "", at,
+		    at[0] != '\0' ? ")" : "");
+	}
 	return (b);
 }
 

@@ -10,7 +10,7 @@ directory, the upstreams' base URLs), longest VALUE first.  Then:
 
 text (tables, detail views, timelines, messages):
   - wall-clock times "2026-11-24 19:45:17" -> @TIME@, times of day
-    "19:45:17.232" -> @CLOCK@;
+    "19:45:17.232" or "19:45:17" -> @CLOCK@;
   - durations "850ms", "4.2s", "2m05s", "1h02m" -> @DUR@, rates
     "48.1/s" -> @RATE@, other decimal numbers "0.1" -> @N@ (latencies and
     phase times; counts are integers and stay);
@@ -67,6 +67,7 @@ def literal(s):
 RULES = [
     (re.compile(r"\b\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\b"), "@TIME@"),
     (re.compile(r"\b\d\d:\d\d:\d\d\.\d{3}\b"), "@CLOCK@"),
+    (re.compile(r"\b\d\d:\d\d:\d\d\b"), "@CLOCK@"),
     (re.compile(r"\b\d+\.\d+/s\b"), "@RATE@"),
     (re.compile(r"\b\d+h\d\dm\b"), "@DUR@"),
     (re.compile(r"\b\d+m\d\ds\b"), "@DUR@"),
