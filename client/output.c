@@ -1376,7 +1376,8 @@ fit(struct buf *b, size_t start, size_t n)
 
 /*
  * A run's progress as text, " 62%  124/200  48.1/s  ETA 1.6s  3 failed"
- * (a finished run shows its state and duration instead of the rate), and
+ * (a finished run shows its state and duration instead of the rate, a
+ * paused one "paused"), and
  * the share done, -1 when the total is not known yet.
  */
 static double
@@ -1406,6 +1407,8 @@ live_text(struct json_object *s, char *b, size_t len)
 		    fmt_dur(obj_double(s, "elapsed_ms"), d, sizeof(d)));
 	else if (strcmp(state, "running") != 0)
 		snprintf(b + n, len - n, "  %s", state);
+	else if (obj_bool(s, "paused"))
+		snprintf(b + n, len - n, "  paused");
 	else if (obj_get(s, "eta_ms") != NULL)
 		snprintf(b + n, len - n, "  %.1f/s  ETA %s",
 		    obj_double(s, "rate"), fmt_dur(obj_double(s, "eta_ms"), d,

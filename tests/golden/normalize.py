@@ -19,9 +19,9 @@ text (tables, detail views, timelines, messages):
   - metrics: the values of the latency histogram (_bucket, _sum) -> @N@;
   - the lines of the "slowest" block of a detail view are sorted (their
     order is by latency);
-  - progress lines of runs still going ("items  62%  124/200  ...", not
-    "... done in 1.2s") are dropped: how many a watch or --wait prints,
-    and what they say, depends on timing;
+  - progress lines of runs going ("items  62%  124/200  48.1/s ...";
+    not those of runs finished or paused) are dropped: how many a watch
+    or --wait prints, and what they say, depends on timing;
   - runs of two or more spaces become two: column widths follow the
     masked values, so alignment is not compared (cli.sh checks widths).
 
@@ -111,13 +111,12 @@ def sort_slowest(lines):
     return out
 
 
-PROGRESS = re.compile(r"^\S+ +(?:\d+|\?)%  \d+/(?:\d+|\?)(?:  |$)")
-FINAL = re.compile(r"  (?:done|partial|failed|cancelled) in ")
+PROGRESS = re.compile(r"^\S+ +(?:\d+|\?)%  \d+/(?:\d+|\?)  @RATE@")
 
 
 def norm_text(text):
     lines = [mask_text_line(l) for l in text.split("\n")]
-    lines = [l for l in lines if not PROGRESS.match(l) or FINAL.search(l)]
+    lines = [l for l in lines if not PROGRESS.match(l)]
     lines = sort_slowest(lines)
     return "\n".join(re.sub(r"(?<=\S)  +", "  ", l.rstrip())
                      for l in lines)

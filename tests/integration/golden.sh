@@ -191,9 +191,9 @@ g_case explain-index explain mixed 4
 g_case explain-index.json explain mixed 4 --json
 g_case metrics metrics
 g_case metrics.json metrics --json
-# watch of a paused run: its line, then Ctrl-C (SIGINT) after 1.5 s.
-G_WRAP="timeout --preserve-status -s INT 1.5" g_case watch watch held
-G_WRAP="timeout --preserve-status -s INT 1.5" g_case watch.json watch held --json
+# watch of a paused run: its line, then Ctrl-C (SIGINT) after 3 s.
+G_WRAP="timeout --preserve-status -s INT 3" g_case watch watch held
+G_WRAP="timeout --preserve-status -s INT 3" g_case watch.json watch held --json
 
 # --- errors ---------------------------------------------------------------
 g_case error-nojob status mixd
