@@ -107,7 +107,8 @@ finished()
 # --- the scenario ----------------------------------------------------------
 # fine: 5 URLs, done.  mixed (one at a time): 3 ok, one that fails once
 # (500) and is retried, two 404s: partial.  periodic: every hour, done,
-# with a next run.  blocked, after them: a 429 with a Retry-After of 10
+# with a next run.  lost: seven 404s one after the other (status shows
+# the last five).  blocked, after them: a 429 with a Retry-After of 10
 # minutes that holds its origin (UP3) back: failed.
 cat > "$T/jobs.conf" <<EOF
 [job fine]
@@ -125,6 +126,10 @@ backoff = 10ms
 [job periodic]
 url = $UP1/tick/[1-2]
 every = 1h
+
+[job lost]
+url = $UP2/lost/[1-7]?status=404
+concurrency = 1
 EOF
 cat > "$T/blocked.conf" <<EOF
 [job blocked]
@@ -152,6 +157,7 @@ g_case submit submit "$T/jobs.conf"
 finished fine
 finished mixed
 finished periodic
+finished lost
 "$FETCHCTL" -s "$FETCHD_SOCKET" submit "$T/blocked.conf" > /dev/null ||
     t_fail "submit blocked"
 finished blocked
@@ -174,7 +180,7 @@ g_case list list
 g_case list.json list --json
 g_case status status
 g_case status.json status --json
-for j in fine mixed periodic blocked held; do
+for j in fine mixed periodic lost blocked held; do
 	g_case "status-$j" status "$j"
 	g_case "status-$j.json" status "$j" --json
 done
