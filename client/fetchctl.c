@@ -995,8 +995,9 @@ watch_event(const struct reply *r)
 }
 
 /*
- * watch: note a run shown, and whether it finished, so that Ctrl-C can
- * say which runs go on without us.
+ * watch: keep the runs shown that are still going (a finished one is
+ * dropped, so a long watch holds only what runs), so that Ctrl-C can say
+ * which runs go on without us.
  */
 static void
 watch_note(struct ctl *ctl, struct json_object *snap, int finished)
@@ -1012,7 +1013,10 @@ watch_note(struct ctl *ctl, struct json_object *snap, int finished)
 		    strcmp(ctl->runs[i].name, name) == 0)
 			break;
 	}
-	if (i == ctl->nruns) {
+	if (finished && i < ctl->nruns) {
+		free(ctl->runs[i].name);
+		ctl->runs[i] = ctl->runs[--ctl->nruns];
+	} else if (!finished && i == ctl->nruns) {
 		ctl->runs = xreallocarray(ctl->runs, ctl->nruns + 1,
 		    sizeof(*ctl->runs));
 		memset(&ctl->runs[i], 0, sizeof(ctl->runs[i]));
@@ -1020,8 +1024,6 @@ watch_note(struct ctl *ctl, struct json_object *snap, int finished)
 		ctl->runs[i].run = run;
 		ctl->nruns++;
 	}
-	if (finished && ctl->runs[i].final == NULL)
-		ctl->runs[i].final = json_object_get(snap);
 }
 
 /* Ctrl-C in watch: the runs still going keep going; say so, exit 0. */
@@ -1036,8 +1038,6 @@ watch_interrupt(struct ctl *ctl)
 	fflush(stdout);
 	buf_init(&b);
 	for (i = 0; i < ctl->nruns; i++) {
-		if (ctl->runs[i].final != NULL)
-			continue;
 		one = ctl->runs[i].name;
 		buf_printf(&b, "%s%s run %" PRId64, n++ > 0 ? ", " : "",
 		    one, ctl->runs[i].run);
