@@ -1122,9 +1122,9 @@ human_failures_end(const struct reply *r)
 
 /*
  * Human output: explain, a timeline with one block per attempt,
- *   #1  12:00:00.123  +0.0ms  → 503 http_503 (Retry-After: 1)
- *      queued 0.0ms  dns 0.1  connect 0.4  tls -  first byte 12.0  total 12.3 ms
- *      retry in 1000.0ms: http_503 is in retry-on; attempt 1 of 3; ...
+ * #1  12:00:00.123  +0.0ms  → 503 http_503 (Retry-After: 1)
+ *     queued 0.0ms  dns 0.1  connect 0.4  tls -  first byte 12.0  total 12.3 ms
+ *     retry in 1000.0ms: http_503 is in retry-on; attempt 1 of 3; ...
  * then what the URL came to.  On a terminal the decision is folded at
  * word boundaries to its width; elsewhere it is one line, for grep.
  */
@@ -1237,8 +1237,9 @@ explain_attempt(struct json_object *a, double t0)
 	puts(b.data);
 	buf_reset(&b);
 	if (dec != NULL && strcmp(dec, "retry") == 0)
-		buf_printf(&b, "retry in %.1fms%s%s", obj_double(a,
-		    "delay_ms"), why != NULL ? ": " : "", why != NULL ? why : "");
+		buf_printf(&b, "retry in %.1fms%s%s",
+		    obj_double(a, "delay_ms"), why != NULL ? ": " : "",
+		    why != NULL ? why : "");
 	else if (dec != NULL && strcmp(dec, "final") == 0)
 		buf_printf(&b, "no retry%s%s", why != NULL ? ": " : "",
 		    why != NULL ? why : "");

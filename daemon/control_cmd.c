@@ -353,10 +353,11 @@ snap_recent_failures(struct json_object *o, const struct run *r)
 			;
 		if (i == 0 && start > 0)
 			break;
-		/* Most lines are successes: parse only what may be a failure. */
+		/* Most lines are successes: parse only possible failures. */
 		rec = strstr(data + i, "\"error\":") != NULL ?
 		    json_tokener_parse(data + i) : NULL;
-		if (rec != NULL && json_object_object_get_ex(rec, "error", NULL)) {
+		if (rec != NULL &&
+		    json_object_object_get_ex(rec, "error", NULL)) {
 			e = json_object_new_object();
 			for (k = 0; k < nitems(keep); k++)
 				if (json_object_object_get_ex(rec, keep[k], &v))
