@@ -7,8 +7,9 @@
 # done count grow, then the run's line left at 100% and a right summary.
 # Then `fetchctl watch JOB` and Ctrl-C (send-keys C-c): fetchctl exits 0
 # saying the run keeps running, and the run goes on to the end in fetchd.
-# Last, a 40-column pane: status fitted to it is never wider than in a
-# file.
+# Then redraws counted: at most 10 a second on a terminal (script(1)),
+# a line a second into a file.  Last, a 40-column pane: status fitted to
+# it is never wider than in a file.
 # Only the tmux server this test starts is touched (kill-server on its
 # own socket).
 . "$(dirname "$0")/../lib.sh"
@@ -123,6 +124,35 @@ grep -Eq '^lat2 run 1: (running|done)' "$T/s1" || t_fail "after Ctrl-C: $(cat "$
 t_wait_until "t_ctl status lat2 --json | grep -q '\"state\":\"done\"'" 30 ||
     t_fail "lat2 did not finish after watch left: $(t_ctl status lat2)"
 t_ctl status lat2 --json | grep -q '"ok":40' || t_fail "lat2: not 40 ok: $(t_ctl status lat2)"
+
+# How often: on a terminal at most 10 redraws a second (each ends in
+# ESC [J), into a file at most a line a second.  Upper bounds only: a
+# loaded machine draws less, never more.
+if command -v script > /dev/null 2>&1; then
+	for n in 3 4; do
+		printf '[job lat%s]\nurl = %s/lat%s/[1-40]?delay=400\nconcurrency = 4\nper-host = 64\n' \
+		    "$n" "$UP" "$n" > "$T/lat$n.conf"
+	done
+	t0=$(date +%s%N)
+	env -u NO_COLOR TERM=xterm script -qec \
+	    "stty cols 100; '$FETCHCTL' -s '$FETCHD_SOCKET' submit '$T/lat3.conf' --wait" \
+	    /dev/null > "$T/raw" 2>&1 || t_fail "submit lat3 --wait: $(cat -v "$T/raw")"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	redraws=$(grep -o $'\033\[J' "$T/raw" | wc -l)
+	t_log "terminal: $redraws redraws in $ms ms"
+	[ "$redraws" -ge 3 ] || t_fail "only $redraws redraws: $(cat -v "$T/raw")"
+	[ "$redraws" -le $((ms / 100 + 5)) ] ||
+	    t_fail "$redraws redraws in $ms ms: more than 10 a second"
+	t0=$(date +%s%N)
+	t_ctl submit "$T/lat4.conf" --wait > "$T/plain" 2>&1 ||
+	    t_fail "submit lat4 --wait: $(cat "$T/plain")"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	lines=$(grep -c '^lat4 ' "$T/plain")
+	t_log "file: $lines progress lines in $ms ms"
+	! grep -q $'\033' "$T/plain" || t_fail "escape codes into a file: $(cat -v "$T/plain")"
+	[ "$lines" -ge 2 ] && [ "$lines" -le $((ms / 1000 + 3)) ] ||
+	    t_fail "$lines progress lines in $ms ms into a file: $(cat "$T/plain")"
+fi
 
 # A terminal far too narrow for the table: fitting it may leave columns
 # out and cut names, never make a row wider than it is in a file.
