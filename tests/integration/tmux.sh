@@ -7,7 +7,7 @@
 # done count grow, then the run's line left at 100% and a right summary.
 # Then `fetchctl watch JOB` and Ctrl-C (send-keys C-c): fetchctl exits 0
 # saying the run keeps running, and the run goes on to the end in fetchd.
-# Then redraws counted: at most 10 a second on a terminal (script(1)),
+# Ctrl-C in submit --wait likewise (exit 2).  Then redraws counted: at most 10 a second on a terminal (script(1)),
 # a line a second into a file.  Last, a 40-column pane: status fitted to
 # it is never wider than in a file.
 # Only the tmux server this test starts is touched (kill-server on its
@@ -124,6 +124,22 @@ grep -Eq '^lat2 run 1: (running|done)' "$T/s1" || t_fail "after Ctrl-C: $(cat "$
 t_wait_until "t_ctl status lat2 --json | grep -q '\"state\":\"done\"'" 30 ||
     t_fail "lat2 did not finish after watch left: $(t_ctl status lat2)"
 t_ctl status lat2 --json | grep -q '"ok":40' || t_fail "lat2: not 40 ok: $(t_ctl status lat2)"
+
+# Ctrl-C in submit --wait: exit 2, the run named as going on, and it does.
+printf '[job lat5]\nurl = %s/lat5/[1-40]?delay=400\nconcurrency = 2\nper-host = 64\n' \
+    "$UP" > "$T/lat5.conf"
+pane stop "'$FETCHCTL' -s '$FETCHD_SOCKET' submit '$T/lat5.conf' --wait"
+t_wait_until "capture stop | grep -Eq '^lat5 +\\[[#.]+\\] +[0-9]+%'" 10 ||
+    t_fail "submit --wait shows no bar: $(capture stop)"
+tm send-keys -t stop C-c
+t_wait_until "capture stop | grep -q '^\\[exit '" 10 ||
+    t_fail "submit --wait did not end on Ctrl-C: $(capture stop)"
+capture stop > "$T/stop"
+grep -q '^\[exit 2\]' "$T/stop" || t_fail "submit --wait, Ctrl-C: $(cat "$T/stop")"
+grep -q 'stopped waiting; job lat5 keeps running (fetchctl status lat5)' "$T/stop" ||
+    t_fail "no 'keeps running' message: $(cat "$T/stop")"
+t_wait_until "t_ctl status lat5 --json | grep -q '\"ok\":40'" 30 ||
+    t_fail "lat5 did not go on to the end: $(t_ctl status lat5)"
 
 # How often: on a terminal at most 10 redraws a second (each ends in
 # ESC [J), into a file at most a line a second.  Upper bounds only: a
