@@ -1129,10 +1129,59 @@ watch_event(const struct reply *r)
 	return (-1);
 }
 
+/*
+ * watch: keep the runs shown that are still going (a finished one is
+ * dropped, so a long watch holds only what runs), so that Ctrl-C can say
+ * which runs go on without us.
+ */
+static void
+watch_note(struct ctl *ctl, struct json_object *snap, int finished)
+{
+	const char	*name = obj_str(snap, "name");
+	int64_t		 run = obj_int(snap, "run");
+	size_t		 i;
+
+	if (name == NULL)
+		return;
+	for (i = 0; i < ctl->nruns; i++) {
+		if (ctl->runs[i].run == run &&
+		    strcmp(ctl->runs[i].name, name) == 0)
+			break;
+	}
+	if (finished && i < ctl->nruns) {
+		free(ctl->runs[i].name);
+		ctl->runs[i] = ctl->runs[--ctl->nruns];
+	} else if (!finished && i == ctl->nruns) {
+		ctl->runs = xreallocarray(ctl->runs, ctl->nruns + 1,
+		    sizeof(*ctl->runs));
+		memset(&ctl->runs[i], 0, sizeof(ctl->runs[i]));
+		ctl->runs[i].name = xstrdup(name);
+		ctl->runs[i].run = run;
+		ctl->nruns++;
+	}
+}
+
+/* Ctrl-C in watch: the runs still going keep going; say so, exit 0. */
 static int
 watch_interrupt(struct ctl *ctl)
 {
+	struct buf	 b;
+	const char	*one = "";
+	size_t		 i, n = 0;
+
 	ctl->out->stop();
+	fflush(stdout);
+	buf_init(&b);
+	for (i = 0; i < ctl->nruns; i++) {
+		one = ctl->runs[i].name;
+		buf_printf(&b, "%s%s run %" PRId64, n++ > 0 ? ", " : "",
+		    one, ctl->runs[i].run);
+	}
+	if (n > 0)
+		fprintf(stderr, "fetchctl: stopped watching; %s keep%s "
+		    "running in fetchd (fetchctl status%s%s)\n", b.data,
+		    n == 1 ? "s" : "", n == 1 ? " " : "", n == 1 ? one : "");
+	buf_free(&b);
 	return (CTL_EXIT_OK);
 }
 
@@ -1157,14 +1206,19 @@ print_watch(struct ctl *ctl, const struct reply *r)
 			if (ctl->args.npos == 0 &&
 			    state_finished(obj_str(snap, "state")))
 				continue;
+			watch_note(ctl, snap,
+			    state_finished(obj_str(snap, "state")));
 			ctl->out->progress(snap, WEV_SNAPSHOT);
 			shown++;
 		}
 		if (shown == 0)
 			ctl->out->idle();
 	} else if ((ev = watch_event(r)) != -1) {
+		snap = obj_get(r->obj, "run");
+		watch_note(ctl, snap, ev == WEV_FINISHED ||
+		    state_finished(obj_str(snap, "state")));
 		ctl->out->watch_line(r);
-		ctl->out->progress(obj_get(r->obj, "run"), ev);
+		ctl->out->progress(snap, ev);
 	}
 	return (CTL_MORE);
 }

@@ -35,7 +35,7 @@
 #include "util.h"
 #include "fetchctl.h"
 
-#define TABLE_COLS	10
+#define TABLE_COLS	12
 #define TABLE_MEASURE	1000	/* rows that size a table's columns */
 #define REDRAW_USEC	(100 * 1000)	/* terminal: 10 redraws/s */
 #define PLAIN_USEC	(1000 * 1000)	/* elsewhere: a line a second */
@@ -244,6 +244,7 @@ state_sgr(const char *state)
 		{ "failed",	"\033[1;31m" },	/* bold red */
 		{ "cancelled",	"\033[31m" },		/* red */
 		{ "running",	"\033[34m" },		/* blue */
+		{ "paused",	"\033[35m" },		/* magenta */
 	};
 	size_t	 i;
 
@@ -270,9 +271,11 @@ put_state(const char *state)
  * Tables: columns two spaces apart, numbers right-aligned, the last column
  * not padded.  The first TABLE_MEASURE rows are held to size the columns;
  * later rows print as they come with those widths (a long table streams).
- * On a terminal a table with an elastic column is fitted to the width of
- * the terminal: that column's cells are cut ("~" marks the cut), never
- * below TABLE_CUT_MIN columns; a state column is coloured.
+ * On a terminal a table is fitted to the width of the terminal: first
+ * optional columns with nothing to say (every cell "-" or "0") are left
+ * out, from the right, then the elastic column's cells are cut ("~"
+ * marks the cut), never below TABLE_CUT_MIN columns; a state column is
+ * coloured.
  */
 #define TABLE_CUT_MIN	8
 
@@ -280,6 +283,8 @@ struct table {
 	size_t		  ncols;
 	const char	 *head[TABLE_COLS];
 	int		  right[TABLE_COLS];
+	int		  optional[TABLE_COLS];
+	int		  hidden[TABLE_COLS];
 	size_t		  width[TABLE_COLS];
 	char		**cells;
 	size_t		  nrows;
@@ -292,7 +297,7 @@ struct table {
 
 /*
  * cols: the heads; ">NAME" is right-aligned, "~NAME" elastic, "*NAME"
- * a run state.
+ * a run state, "?NAME" optional (">?NAME": both).
  */
 static void
 table_init(struct table *t, const char *const *cols, size_t ncols)
@@ -304,14 +309,17 @@ table_init(struct table *t, const char *const *cols, size_t ncols)
 	t->ncols = ncols;
 	t->elastic = t->state = -1;
 	for (i = 0; i < ncols; i++) {
-		h = cols[i];
-		if (*h == '>')
-			t->right[i] = 1;
-		else if (*h == '~')
-			t->elastic = (int)i;
-		else if (*h == '*')
-			t->state = (int)i;
-		t->head[i] = h + (*h == '>' || *h == '~' || *h == '*');
+		for (h = cols[i]; strchr(">~*?", *h) != NULL; h++) {
+			if (*h == '>')
+				t->right[i] = 1;
+			else if (*h == '~')
+				t->elastic = (int)i;
+			else if (*h == '*')
+				t->state = (int)i;
+			else if (*h == '?')
+				t->optional[i] = 1;
+		}
+		t->head[i] = h;
 		t->width[i] = strlen(t->head[i]);
 	}
 	t->cells = xreallocarray(NULL, TABLE_MEASURE * ncols, sizeof(char *));
@@ -339,9 +347,15 @@ static void
 table_print_row(const struct table *t, char *const *row, int head)
 {
 	const char	*sgr;
-	size_t		 i, w, pad;
+	size_t		 i, w, pad, last = 0;
 
 	for (i = 0; i < t->ncols; i++) {
+		if (!t->hidden[i])
+			last = i;
+	}
+	for (i = 0; i < t->ncols; i++) {
+		if (t->hidden[i])
+			continue;
 		w = textwidth(row[i]);
 		if (t->cut && (int)i == t->elastic && w > t->width[i])
 			w = t->width[i];
@@ -353,28 +367,61 @@ table_print_row(const struct table *t, char *const *row, int head)
 		put_cut(row[i], w);
 		if (*sgr != '\0')
 			fputs("\033[m", stdout);
-		if (!t->right[i] && i + 1 < t->ncols)
+		if (!t->right[i] && i < last)
 			printf("%*s", (int)pad, "");
-		fputs(i + 1 < t->ncols ? "  " : "\n", stdout);
+		fputs(i < last ? "  " : "\n", stdout);
 	}
 }
 
-/* On a terminal: narrow the elastic column until the rows fit. */
-static void
-table_fit(struct table *t)
+/* The width of the visible columns, with their gaps. */
+static size_t
+table_width(const struct table *t)
 {
-	size_t	 i, sum = 0, cols, e;
+	size_t	 i, sum = 0;
 
-	if (t->elastic == -1 || !term_tty())
+	for (i = 0; i < t->ncols; i++) {
+		if (!t->hidden[i])
+			sum += t->width[i] + 2;
+	}
+	return (sum > 2 ? sum - 2 : sum);
+}
+
+/* Does column c say nothing (every row held is "-" or "0")? */
+static int
+table_empty(const struct table *t, size_t c)
+{
+	const char	*v;
+	size_t		 r;
+
+	for (r = 0; r < t->nrows; r++) {
+		v = t->cells[r * t->ncols + c];
+		if (strcmp(v, "-") != 0 && strcmp(v, "0") != 0)
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * On a terminal: leave out empty optional columns (only when every row is
+ * held: all), then narrow the elastic column, until the rows fit.
+ */
+static void
+table_fit(struct table *t, int all)
+{
+	size_t	 i, sum, cols, e;
+
+	if (!term_tty())
+		return;
+	cols = term_cols();
+	for (i = t->ncols; all && i-- > 0 && table_width(t) > cols;) {
+		if (t->optional[i] && table_empty(t, i))
+			t->hidden[i] = 1;
+	}
+	if (t->elastic == -1 || (sum = table_width(t)) <= cols)
 		return;
 	e = (size_t)t->elastic;
-	for (i = 0; i < t->ncols; i++)
-		sum += t->width[i] + (i + 1 < t->ncols ? 2 : 0);
-	cols = term_cols();
-	if (sum <= cols)
-		return;
 	t->cut = 1;
-	if (t->width[e] - TABLE_CUT_MIN > sum - cols)
+	if (t->width[e] > TABLE_CUT_MIN + (sum - cols))
 		t->width[e] -= sum - cols;
 	else if (t->width[e] > TABLE_CUT_MIN)
 		t->width[e] = TABLE_CUT_MIN;
@@ -383,7 +430,7 @@ table_fit(struct table *t)
 }
 
 static void
-table_flush(struct table *t)
+table_flush(struct table *t, int all)
 {
 	char	*head[TABLE_COLS];
 	size_t	 i;
@@ -391,7 +438,7 @@ table_flush(struct table *t)
 	if (t->fixed)
 		return;
 	t->fixed = 1;
-	table_fit(t);
+	table_fit(t, all);
 	for (i = 0; i < t->ncols; i++)
 		head[i] = xstrdup(t->head[i]);
 	table_print_row(t, head, 1);
@@ -424,14 +471,14 @@ table_add(struct table *t, char **row)
 		t->cells[t->nrows * t->ncols + i] = row[i];
 	}
 	if (++t->nrows == TABLE_MEASURE)
-		table_flush(t);
+		table_flush(t, 0);
 }
 
 static void
 table_end(struct table *t)
 {
 	if (t->total > 0)
-		table_flush(t);
+		table_flush(t, 1);
 	free(t->cells);
 	t->cells = NULL;
 }
@@ -634,16 +681,60 @@ progress_cell(struct json_object *s)
 	    obj_int(s, "total")));
 }
 
+/*
+ * The state shown for a run: "paused" for a running run that is held
+ * (the snapshot's state stays "running", with "paused":true).
+ */
+static const char *
+shown_state(struct json_object *s)
+{
+	const char	*state = obj_str(s, "state");
+
+	if (obj_bool(s, "paused") && !state_finished(state))
+		return ("paused");
+	return (state);
+}
+
+/* ETA of a run going, "-" otherwise. */
+static char *
+eta_cell(struct json_object *s)
+{
+	char	 d[32];
+
+	if (obj_get(s, "eta_ms") == NULL ||
+	    state_finished(obj_str(s, "state")))
+		return (cell("-"));
+	return (cell(fmt_dur(obj_double(s, "eta_ms"), d, sizeof(d))));
+}
+
+/* When a periodic job runs next: "in 4m05s", "due"; "-" if not periodic. */
+static const char *
+fmt_next(struct json_object *s, int64_t now, char *b, size_t len)
+{
+	char	 d[32];
+	int64_t	 next = obj_int(s, "next_run");
+
+	if (obj_get(s, "next_run") == NULL || next <= 0)
+		snprintf(b, len, "-");
+	else if (next <= now)
+		snprintf(b, len, "due");
+	else
+		snprintf(b, len, "in %s", fmt_dur((double)(next - now), d,
+		    sizeof(d)));
+	return (b);
+}
+
 static void
 human_table(const struct reply *r)
 {
 	static const char *const cols[] = { "~NAME", ">RUN", "*STATE",
-	    ">PROGRESS", ">OK", ">FAILED", ">RETRY", ">INFLIGHT", ">RATE",
-	    ">ELAPSED" };
+	    ">PROGRESS", ">OK", ">FAILED", ">?RETRY", ">?INFLIGHT", ">RATE",
+	    ">ELAPSED", ">?ETA", "?NEXT" };
 	struct json_object	*jobs = obj_get(r->obj, "jobs"), *s;
 	struct table		 t;
 	char			*row[TABLE_COLS], d[32];
 	size_t			 i, n = array_len(jobs);
+	int64_t			 now = wall_ms();
 
 	if (n == 0) {
 		printf("no jobs\n");
@@ -654,7 +745,7 @@ human_table(const struct reply *r)
 		s = json_object_array_get_idx(jobs, i);
 		row[0] = cell(obj_str(s, "name"));
 		row[1] = cellf("%" PRId64, obj_int(s, "run"));
-		row[2] = cell(obj_str(s, "state"));
+		row[2] = cell(shown_state(s));
 		row[3] = progress_cell(s);
 		row[4] = cellf("%" PRId64, obj_int(s, "ok"));
 		row[5] = cellf("%" PRId64, obj_int(s, "failed"));
@@ -663,6 +754,8 @@ human_table(const struct reply *r)
 		row[8] = cellf("%.1f/s", obj_double(s, "rate"));
 		row[9] = cell(fmt_dur(obj_double(s, "elapsed_ms"), d,
 		    sizeof(d)));
+		row[10] = eta_cell(s);
+		row[11] = cell(fmt_next(s, now, d, sizeof(d)));
 		table_add(&t, row);
 	}
 	table_end(&t);
@@ -688,9 +781,10 @@ detail_times(struct json_object *s)
 }
 
 /*
- * A held host's state and what its "until" means: "paused for 1.2s" (a
- * Retry-After pause), "down, probe in 3.0s" (the breaker is open),
- * "limited" (adaptive concurrency below per-host).
+ * A held host's state and what its "until" means: "paused for 1.2s
+ * (until 12:00:03)" (a Retry-After pause), "down, probe in 3.0s (until
+ * 12:00:05)" (the breaker is open), "limited" (adaptive concurrency below
+ * per-host).
  */
 static const char *
 held_state(struct json_object *h, int64_t now, char *b, size_t len)
@@ -699,12 +793,22 @@ held_state(struct json_object *h, int64_t now, char *b, size_t len)
 	char		 d[32];
 	int64_t		 until = obj_int(h, "until");
 
+	struct tm	 tm;
+	time_t		 t = (time_t)(until / 1000);
+	char		 at[16];
+
 	if (obj_get(h, "until") == NULL || until <= now)
 		snprintf(b, len, "%s", state);
-	else
-		snprintf(b, len, "%s%s %s", state, strcmp(state, "down") == 0 ?
-		    ", probe in" : " for",
-		    fmt_dur((double)(until - now), d, sizeof(d)));
+	else {
+		if (localtime_r(&t, &tm) == NULL ||
+		    strftime(at, sizeof(at), "%H:%M:%S", &tm) == 0)
+			at[0] = '\0';
+		snprintf(b, len, "%s%s %s%s%s%s", state,
+		    strcmp(state, "down") == 0 ? ", probe in" : " for",
+		    fmt_dur((double)(until - now), d, sizeof(d)),
+		    at[0] != '\0' ? " (until " : "", at,
+		    at[0] != '\0' ? ")" : "");
+	}
 	return (b);
 }
 
@@ -740,6 +844,35 @@ detail_held(struct json_object *s)
 	}
 }
 
+/*
+ * Detail view: the last failures (status JOB only), oldest first,
+ * "  failures  #17  http_503  3 attempts  http://h/item/17".
+ */
+static void
+detail_recent(struct json_object *s)
+{
+	struct json_object	*rec = obj_get(s, "recent_failures"), *o;
+	char			 a[32];
+	size_t			 i, n = array_len(rec), iw = 0, ew = 0;
+
+	for (i = 0; i < n; i++) {
+		o = json_object_array_get_idx(rec, i);
+		if ((size_t)snprintf(a, sizeof(a), "#%" PRId64,
+		    obj_int(o, "i")) > iw)
+			iw = strlen(a);
+		if (textwidth(ostr(o, "error")) > ew)
+			ew = textwidth(ostr(o, "error"));
+	}
+	for (i = 0; i < n; i++) {
+		o = json_object_array_get_idx(rec, i);
+		snprintf(a, sizeof(a), "#%" PRId64, obj_int(o, "i"));
+		printf("%s%-*s  %-*s  %" PRId64 " attempt%s  %s\n",
+		    i == 0 ? "  failures  " : "            ", (int)iw, a,
+		    (int)ew, ostr(o, "error"), obj_int(o, "attempts"),
+		    obj_int(o, "attempts") == 1 ? " " : "s", ostr(o, "url"));
+	}
+}
+
 /* Detail view: errors, hosts, slowest URLs, where the results are. */
 static void
 detail_tail(struct json_object *s)
@@ -757,6 +890,7 @@ detail_tail(struct json_object *s)
 		    fmt_lat(obj_double(o, "ms"), a, sizeof(a)),
 		    ostr(o, "url"));
 	}
+	detail_recent(s);
 	if (obj_str(s, "results") != NULL)
 		printf("  results   %s\n", obj_str(s, "results"));
 	if (obj_int(s, "failed") > 0)
@@ -773,10 +907,15 @@ detail_one(struct json_object *s)
 	int64_t			 total = obj_int(s, "total");
 
 	printf("%s run %" PRId64 ": ", ostr(s, "name"), obj_int(s, "run"));
-	put_state(state);
+	put_state(shown_state(s));
+	if (obj_bool(s, "finishing"))
+		printf(" (finishing)");
 	printf("\n");
 	if (obj_str(s, "reason") != NULL)
 		printf("  reason    %s\n", obj_str(s, "reason"));
+	if (obj_bool(s, "paused") && !state_finished(state))
+		printf("  paused    %s\n", obj_str(s, "pause_reason") != NULL ?
+		    obj_str(s, "pause_reason") : "yes");
 	if (obj_get(s, "retry_of") != NULL)
 		printf("  retry of  run %" PRId64 "\n", obj_int(s, "retry_of"));
 	detail_times(s);
@@ -796,6 +935,9 @@ detail_one(struct json_object *s)
 		printf("   ETA %s", fmt_dur(obj_double(s, "eta_ms"), a,
 		    sizeof(a)));
 	printf("\n");
+	if (obj_get(s, "next_run") != NULL)
+		printf("  next run  %s (%s)\n", fmt_wall(obj_int(s, "next_run"),
+		    a, sizeof(a)), fmt_next(s, wall_ms(), b, sizeof(b)));
 	if (lat != NULL)
 		printf("  latency   p50 %s   p95 %s   p99 %s\n",
 		    fmt_lat(obj_double(lat, "p50"), a, sizeof(a)),
@@ -980,10 +1122,11 @@ human_failures_end(const struct reply *r)
 
 /*
  * Human output: explain, a timeline with one block per attempt,
- *   #1  12:00:00.123  +0.0ms  queued 0.0ms  dns 0.1  connect 0.4  tls -
- *       first byte 12.0  total 12.3 ms  → 503 http_503 (Retry-After: 1)
- *      retry in 1000.0ms: http_503 is in retry-on; attempt 1 of 3; ...
- * (on one line), then what the URL came to.
+ * #1  12:00:00.123  +0.0ms  → 503 http_503 (Retry-After: 1)
+ *     queued 0.0ms  dns 0.1  connect 0.4  tls -  first byte 12.0  total 12.3 ms
+ *     retry in 1000.0ms: http_503 is in retry-on; attempt 1 of 3; ...
+ * then what the URL came to.  On a terminal the decision is folded at
+ * word boundaries to its width; elsewhere it is one line, for grep.
  */
 
 /* Local time of day with milliseconds: "12:00:00.123". */
@@ -1035,6 +1178,36 @@ explain_result(struct buf *b, struct json_object *a)
 		    ra != NULL ? ra : detail);
 }
 
+/*
+ * Print text indented; on a terminal folded at spaces to its width, the
+ * lines after the first indented by two more.
+ */
+static void
+put_folded(int indent, const char *text)
+{
+	size_t	 cols = term_tty() ? term_cols() : 0, room, len, cut;
+	int	 ind = indent;
+
+	for (;;) {
+		room = cols > (size_t)ind + 20 ? cols - 1 - (size_t)ind : 0;
+		len = strlen(text);
+		if (room == 0 || len <= room) {
+			printf("%*s%s\n", ind, "", text);
+			return;
+		}
+		for (cut = room; cut > 0 && text[cut] != ' '; cut--)
+			;
+		if (cut == 0)
+			cut = room;
+		printf("%*s%.*s\n", ind, "", (int)cut, text);
+		for (text += cut; *text == ' '; text++)
+			;
+		if (*text == '\0')
+			return;
+		ind = indent + 2;
+	}
+}
+
 static void
 explain_attempt(struct json_object *a, double t0)
 {
@@ -1051,22 +1224,28 @@ explain_attempt(struct json_object *a, double t0)
 		buf_printf(&b, "%.1fms", off);
 	else
 		buf_adds(&b, fmt_dur(off, c, sizeof(c)));
-	buf_printf(&b, "  queued %.1fms", obj_double(a, "queue_ms"));
+	explain_result(&b, a);
+	puts(b.data);
+	buf_reset(&b);
+	buf_printf(&b, "    queued %.1fms", obj_double(a, "queue_ms"));
 	explain_phase(&b, a, "dns", "dns_ms", 0);
 	explain_phase(&b, a, "connect", "connect_ms", 0);
 	explain_phase(&b, a, "tls", "tls_ms", 1);
 	explain_phase(&b, a, "first byte", "ttfb_ms", 0);
 	explain_phase(&b, a, "total", "total_ms", 0);
 	buf_adds(&b, " ms");
-	explain_result(&b, a);
 	puts(b.data);
-	buf_free(&b);
+	buf_reset(&b);
 	if (dec != NULL && strcmp(dec, "retry") == 0)
-		printf("   retry in %.1fms%s%s\n", obj_double(a, "delay_ms"),
-		    why != NULL ? ": " : "", why != NULL ? why : "");
-	else if (dec != NULL && strcmp(dec, "final") == 0)
-		printf("   no retry%s%s\n", why != NULL ? ": " : "",
+		buf_printf(&b, "retry in %.1fms%s%s",
+		    obj_double(a, "delay_ms"), why != NULL ? ": " : "",
 		    why != NULL ? why : "");
+	else if (dec != NULL && strcmp(dec, "final") == 0)
+		buf_printf(&b, "no retry%s%s", why != NULL ? ": " : "",
+		    why != NULL ? why : "");
+	if (b.len > 0)
+		put_folded(4, b.data);
+	buf_free(&b);
 }
 
 /* What the URL came to: its result record, or not finished yet. */
@@ -1198,7 +1377,8 @@ fit(struct buf *b, size_t start, size_t n)
 
 /*
  * A run's progress as text, " 62%  124/200  48.1/s  ETA 1.6s  3 failed"
- * (a finished run shows its state and duration instead of the rate), and
+ * (a finished run shows its state and duration instead of the rate, a
+ * paused one "paused"), and
  * the share done, -1 when the total is not known yet.
  */
 static double
@@ -1228,6 +1408,8 @@ live_text(struct json_object *s, char *b, size_t len)
 		    fmt_dur(obj_double(s, "elapsed_ms"), d, sizeof(d)));
 	else if (strcmp(state, "running") != 0)
 		snprintf(b + n, len - n, "  %s", state);
+	else if (obj_bool(s, "paused"))
+		snprintf(b + n, len - n, "  paused");
 	else if (obj_get(s, "eta_ms") != NULL)
 		snprintf(b + n, len - n, "  %.1f/s  ETA %s",
 		    obj_double(s, "rate"), fmt_dur(obj_double(s, "eta_ms"), d,

@@ -310,6 +310,74 @@ control_cmd_snapshot(const struct run *r)
 	return (o);
 }
 
+/*
+ * status JOB: the last RECENT_MAX failed records of the run, oldest first,
+ * each cut to its identifying fields, from at most the last RECENT_SCAN
+ * bytes of its results file (records are appended in completion order).
+ * A detail view reads this once; list, watch and metrics never do.
+ */
+#define RECENT_MAX	5
+#define RECENT_SCAN	(256 * 1024)	/* at most ~0.3 ms of the loop */
+
+static void
+snap_recent_failures(struct json_object *o, const struct run *r)
+{
+	static const char *const keep[] = { "i", "url", "status", "error",
+	    "detail", "attempts", "ms" };
+	struct json_object	*found[RECENT_MAX], *rec, *e, *v, *a;
+	struct stat		 sb;
+	char			*data;
+	size_t			 len, end, i, k, n = 0;
+	ssize_t			 got;
+	off_t			 start;
+	int			 fd;
+
+	if (r->st.failed == 0 || r->path == NULL ||
+	    (fd = open(r->path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	if (fstat(fd, &sb) == -1 || sb.st_size <= 0) {
+		close(fd);
+		return;
+	}
+	start = sb.st_size > RECENT_SCAN ? sb.st_size - RECENT_SCAN : 0;
+	len = (size_t)(sb.st_size - start);
+	data = xmalloc(len + 1);
+	do
+		got = pread(fd, data, len, start);
+	while (got == -1 && errno == EINTR);
+	close(fd);
+	len = got > 0 ? (size_t)got : 0;
+	/* Lines from the end; a cut first line and a torn last one skipped. */
+	for (end = len; end > 0 && data[end - 1] != '\n'; end--)
+		;
+	while (end > 0 && n < RECENT_MAX) {
+		data[end - 1] = '\0';
+		for (i = end - 1; i > 0 && data[i - 1] != '\n'; i--)
+			;
+		if (i == 0 && start > 0)
+			break;
+		/* Most lines are successes: parse only possible failures. */
+		rec = strstr(data + i, "\"error\":") != NULL ?
+		    json_tokener_parse(data + i) : NULL;
+		if (rec != NULL &&
+		    json_object_object_get_ex(rec, "error", NULL)) {
+			e = json_object_new_object();
+			for (k = 0; k < nitems(keep); k++)
+				if (json_object_object_get_ex(rec, keep[k], &v))
+					json_object_object_add(e, keep[k],
+					    json_object_get(v));
+			found[n++] = e;
+		}
+		json_object_put(rec);
+		end = i;
+	}
+	free(data);
+	a = json_object_new_array();
+	while (n > 0)
+		json_object_array_add(a, found[--n]);
+	json_object_object_add(o, "recent_failures", a);
+}
+
 /* Commands. */
 
 static void
@@ -691,8 +759,9 @@ cmd_list(struct session *s, struct json_object *req, int64_t id)
 static void
 cmd_status(struct session *s, struct json_object *req, int64_t id)
 {
-	struct run	*r = NULL;
-	const char	*name;
+	struct json_object	*o, *a;
+	struct run		*r = NULL;
+	const char		*name;
 
 	if (arg_string(req, "job", &name) == -1) {
 		reply_error(s, id, PERR_BAD_REQUEST, "\"job\" must be a string");
@@ -700,7 +769,10 @@ cmd_status(struct session *s, struct json_object *req, int64_t id)
 	}
 	if (name != NULL && (r = req_run(s, req, id)) == NULL)
 		return;
-	session_send(s, build_jobs(id, r));
+	o = build_jobs(id, r);
+	if (r != NULL && json_object_object_get_ex(o, "jobs", &a))
+		snap_recent_failures(json_object_array_get_idx(a, 0), r);
+	session_send(s, o);
 }
 
 static void

@@ -3,7 +3,8 @@
 # OpenMetrics a strict parser accepts (and promtool, when installed);
 # `set` changes the concurrency of a running run, seen in its in_flight;
 # run states are coloured on a terminal only, never with NO_COLOR or into
-# a pipe; the status table fits a narrow terminal; unknown commands and
+# a pipe; the status table fits a narrow terminal (empty optional
+# columns left out, then names cut); unknown commands and
 # jobs name the nearest one; the bash completion loads and completes.
 . "$(dirname "$0")/../lib.sh"
 t_init cli
@@ -156,7 +157,18 @@ if command -v script > /dev/null 2>&1; then
 	    > "$T/narrow" 2>&1
 	tr -d '\r' < "$T/narrow" | awk 'length > 100 { bad = 1 } END { exit bad }' ||
 	    t_fail "rows wider than 100 columns: $(cat "$T/narrow")"
-	grep -q '^a-job-whose-name.*~ ' "$T/narrow" || t_fail "name not cut: $(cat "$T/narrow")"
+	grep -q '^a-job-whose-[a-z-]*~ ' "$T/narrow" || t_fail "name not cut: $(cat "$T/narrow")"
+	# Narrower: optional columns with nothing to say (NEXT: no periodic
+	# job) are left out before names are cut further; never in a file.
+	NO_COLOR=1 COLS=90 bash -c "$(declare -f pty); pty '$FETCHCTL -s $FETCHD_SOCKET list'" \
+	    > "$T/narrow90" 2>&1
+	tr -d '\r' < "$T/narrow90" | awk 'length > 90 { bad = 1 } END { exit bad }' ||
+	    t_fail "rows wider than 90 columns: $(cat "$T/narrow90")"
+	! head -n 1 "$T/narrow90" | grep -q NEXT ||
+	    t_fail "an empty NEXT column kept on 90 columns: $(cat "$T/narrow90")"
+	grep -q '^quick ' "$T/narrow90" || t_fail "90 columns: $(cat "$T/narrow90")"
+	t_ctl list | head -n 1 | grep -q '  ETA  NEXT$' ||
+	    t_fail "columns left out in a file: $(t_ctl list)"
 else
 	t_log "no script(1): terminal checks skipped"
 fi
