@@ -23,6 +23,7 @@
 #include "fetchd.h"
 
 #define POOL_MAX	1024		/* idle easy handles kept for reuse */
+#define MAX_HEADER_BYTES (256 * 1024)	/* all response headers of a transfer */
 
 /* One socket libcurl watches; the ev_io is first so a watcher casts back. */
 struct fsock {
@@ -212,7 +213,11 @@ fetch_fill(struct xfer *x, CURL *e, CURLcode rc)
 	if (x->fclass != FC_NONE && x->detail[0] == '\0')
 		snprintf(x->detail, sizeof(x->detail), "%s",
 		    curl_easy_strerror(rc));
-	if (x->fclass == FC_TOO_LARGE)
+	if (x->header_bytes > MAX_HEADER_BYTES) {
+		x->fclass = FC_TOO_LARGE;
+		snprintf(x->detail, sizeof(x->detail), "response headers "
+		    "larger than %d bytes", MAX_HEADER_BYTES);
+	} else if (x->fclass == FC_TOO_LARGE)
 		snprintf(x->detail, sizeof(x->detail),
 		    "body larger than max-body (%llu bytes)",
 		    (unsigned long long)x->def->max_body);
@@ -280,7 +285,9 @@ header_value(const char *v, size_t vl, char *out, size_t len)
 
 /*
  * Keep Retry-After, ETag and Last-Modified of the final response (reset at
- * each status line).
+ * each status line).  Header bytes over all responses (1xx, redirects)
+ * are capped: an endless head fails with too-large, whatever curl's own
+ * limit is.
  */
 static size_t
 fetch_header_cb(char *p, size_t size, size_t n, void *arg)
@@ -288,6 +295,8 @@ fetch_header_cb(char *p, size_t size, size_t n, void *arg)
 	struct xfer	*x = arg;
 	size_t		 len = size * n;
 
+	if ((x->header_bytes += len) > MAX_HEADER_BYTES)
+		return (0);	/* CURLE_WRITE_ERROR, see fetch_fill() */
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
 		x->retry_after[0] = x->etag[0] = x->last_modified[0] = '\0';
 	else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
@@ -418,7 +427,7 @@ fetch_start(struct xfer *x, char **cause)
 	x->fclass = FC_NONE;
 	x->detail[0] = x->retry_after[0] = '\0';
 	x->etag[0] = x->last_modified[0] = '\0';
-	x->bytes = 0;
+	x->bytes = x->header_bytes = 0;
 	x->t_dns = x->t_connect = x->t_tls = x->t_ttfb = x->t_total = 0;
 	if ((e = fetch_easy_get()) == NULL) {
 		*cause = xstrdup("curl_easy_init failed");
