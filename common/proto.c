@@ -276,6 +276,16 @@ parse_json(const char *buf, size_t len, enum proto_err *err, char **msg)
 	else if (o == NULL)			/* the JSON value null */
 		set_error(err, msg, PERR_BAD_REQUEST,
 		    "request must be a JSON object, not null");
+	else if (!util_utf8_valid(buf, len)) {
+		/*
+		 * json-c lets overlong forms and encoded surrogates through;
+		 * echoed in a reply they would make it invalid JSON.
+		 */
+		set_error(err, msg, PERR_BAD_REQUEST, "request is not valid "
+		    "JSON: invalid UTF-8 (overlong form or surrogate)");
+		json_object_put(o);
+		o = NULL;
+	}
 	json_tokener_free(tok);
 	return (o);
 }

@@ -292,6 +292,12 @@ test_parse_not_json(void **state)
 	    "request is not valid JSON: unexpected character at offset 14");
 	expect_error("{\"cmd\":\"\xff\xfe\"}", PERR_BAD_REQUEST, 0,
 	    "request is not valid JSON: invalid utf-8 string at offset 8");
+	expect_error("{\"cmd\":\"\xc0\xafping\"}", PERR_BAD_REQUEST, 0,
+	    "request is not valid JSON: invalid UTF-8 (overlong form or "
+	    "surrogate)");
+	expect_error("{\"cmd\":\"\xed\xa0\x80\"}", PERR_BAD_REQUEST, 0,
+	    "request is not valid JSON: invalid UTF-8 (overlong form or "
+	    "surrogate)");
 	expect_error("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
 	    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", PERR_BAD_REQUEST, 0,
 	    "request is not valid JSON: nesting too deep at offset 16");
