@@ -57,7 +57,7 @@
 #define CONTROL_IDLE_GRACE	1.0		/* s idle before it may be closed */
 #define CONTROL_STALL		30.0		/* s of output not moving: drop */
 #define CONTROL_SWEEP		5.0		/* s between stall checks */
-#define CONTROL_EVICT_LOG	60.0		/* s between notices of being full */
+#define CONTROL_EVICT_LOG	60.0		/* s between notices of each kind */
 #define CONTROL_PERIOD		0.25		/* s between progress events */
 #define CONTROL_SEEN		32		/* runs a watcher remembers */
 #define CONTROL_MAX_CLIENTS	64		/* if the daemon file says 0 */
@@ -133,6 +133,7 @@ static struct {
 	int			 changed;	/* a run made progress */
 	int			 waiting;	/* accept stopped: full */
 	ev_tstamp		 full_log;	/* next notice of being full */
+	ev_tstamp		 pause_log;	/* next notice of EMFILE */
 	unsigned		 evicted;	/* idle sessions closed, unlogged */
 	ev_tstamp		 evict_log;	/* next notice of evictions */
 } C = { .fd = -1 };
@@ -972,8 +973,11 @@ accept_error(void)
 		/* FALLTHROUGH */
 	case ENOBUFS:
 	case ENOMEM:
-		log_warn("control: accept; not accepting for %.0fs",
-		    CONTROL_PAUSE);
+		if (ev_now(C.loop) >= C.pause_log) {	/* once a minute */
+			log_warn("control: accept; not accepting for %.0fs",
+			    CONTROL_PAUSE);
+			C.pause_log = ev_now(C.loop) + CONTROL_EVICT_LOG;
+		}
 		ev_io_stop(C.loop, &C.accept);
 		ev_timer_stop(C.loop, &C.pause);
 		ev_timer_set(&C.pause, CONTROL_PAUSE, 0.);
