@@ -646,7 +646,7 @@ session_send(struct session *s, struct json_object *o)
 		json_object_put(o);
 		return;
 	}
-	line = proto_serialize(o, &len);
+	line = proto_serialize_reply(o, &len);
 	json_object_put(o);
 	out_add(s, line, len, line);
 }
@@ -769,7 +769,7 @@ snapshot_text(const struct run *r, size_t *len)
 	struct json_object	*o = control_cmd_snapshot(r);
 	char			*text;
 
-	text = proto_serialize(o, len);
+	text = proto_serialize_reply(o, len);
 	json_object_put(o);
 	text[--(*len)] = '\0';
 	return (text);

@@ -11,7 +11,13 @@
 . "$(dirname "$0")/../lib.sh"
 t_init hostile_server
 t_upstream
-t_fetchd
+# A job file with a URL that is not UTF-8 (ISO 8859-1 é): every reply
+# that shows it must still be valid UTF-8 JSON.
+mkdir -p "$T/jobs"
+printf '[job latin]\nurl = %s/caf\351/[1-3]?delay=200\nretries = 0\n' "$UP" \
+    > "$T/jobs/latin.conf"
+printf '[daemon]\njobs-dir = %s/jobs\n' "$T" > "$T/d.conf"
+t_fetchd -c "$T/d.conf"
 asan=0
 ldd "$FETCHD" | grep -q libasan && asan=1
 
@@ -129,6 +135,23 @@ s = load("stall")
 fails(s["stall/1"], "stall")
 PY
 t_assert_eq 11 "$(t_up_count '/loop/7?loop=1')" "requests of the redirect loop (1 + max-redirs)"
+
+# The non-UTF-8 URL: %-escaped in results, U+FFFD in control replies.
+t_wait_until "t_ctl --json status latin | grep -q '\"state\":\"done\"'" 30 ||
+    t_fail "run latin did not finish"
+t_ctl --json status latin > "$T/latin.json" 2>&1
+"$T_PYTHON" - "$T/latin.json" "$T/state/results/latin/1.ndjson" <<'PY' ||
+import json, sys
+st = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))
+run = st["jobs"][0]
+assert run["state"] == "done", run
+urls = [e["url"] for e in run["slowest"]]
+assert urls and all("/caf\ufffd/" in u for u in urls), urls
+for raw in open(sys.argv[2], "rb"):
+    r = json.loads(raw.decode("utf-8"))
+    assert "/caf%E9/" in r["url"] and r["status"] == 200, r
+PY
+    t_fail "non-UTF-8 URL in replies: $(head -c 600 "$T/latin.json")"
 
 # The daemon still answers, and leaks nothing at exit (ASan build).
 t_ctl ping > /dev/null || t_fail "ping after the hostile run"

@@ -408,6 +408,31 @@ test_builders(void **state)
 	    "\"cmd\":\"watch\",\"job\":\"items\"}\n");
 }
 
+/* A reply string that is not UTF-8 (a URL from a file): U+FFFD escapes. */
+static void
+test_reply_utf8(void **state)
+{
+	struct json_object	*o;
+	const char		*want = "{\"v\":1,\"id\":1,\"ok\":true,\"url\":"
+	    "\"/caf\\ufffd/\xc3\xa9\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd"
+	    "\\ufffd\\ufffd\"}\n";
+	char			*s;
+	size_t			 len;
+
+	o = proto_reply_ok(1);
+	json_object_object_add(o, "url", json_object_new_string(
+	    "/caf\xe9/\xc3\xa9\xc0\xaf\xed\xa0\x80\xf0\x9f"));
+	s = proto_serialize_reply(o, &len);
+	assert_string_equal(s, want);
+	assert_int_equal(len, strlen(want));
+	free(s);
+	/* Requests go out as they are: the daemon refuses them. */
+	s = proto_serialize(o, &len);
+	assert_non_null(strstr(s, "/caf\xe9/"));
+	free(s);
+	json_object_put(o);
+}
+
 /* A request built by proto_request_new() parses back. */
 static void
 test_roundtrip(void **state)
@@ -462,6 +487,7 @@ main(void)
 		cmocka_unit_test(test_parse_version),
 		cmocka_unit_test(test_builders),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_reply_utf8),
 		cmocka_unit_test(test_err_names),
 	};
 
