@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -931,6 +932,18 @@ make_room(const char *why)
 	return (1);
 }
 
+/* A connection waits to be accepted (no session is closed for nothing). */
+static int
+pending(void)
+{
+	struct pollfd	 p;
+
+	p.fd = C.fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	return (poll(&p, 1, 0) == 1 && (p.revents & POLLIN));
+}
+
 /* Full and nobody idle: stop accepting; new connections wait. */
 static void
 wait_room(void)
@@ -967,7 +980,7 @@ accept_error(void)
 	case EMFILE:
 	case ENFILE:
 		saved = errno;
-		if (make_room("out of file descriptors"))
+		if (pending() && make_room("out of file descriptors"))
 			return (1);
 		errno = saved;
 		/* FALLTHROUGH */
@@ -995,10 +1008,13 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int	 fd, i;
 
 	for (i = 0; i < CONTROL_ACCEPTS; i++) {
-		if (C.nsessions >= C.max_clients &&
-		    !make_room("the maximum (max-clients)")) {
-			wait_room();
-			return;
+		if (C.nsessions >= C.max_clients) {
+			if (!pending())
+				return;
+			if (!make_room("the maximum (max-clients)")) {
+				wait_room();
+				return;
+			}
 		}
 		fd = accept4(C.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
