@@ -217,6 +217,11 @@ fetch_fill(struct xfer *x, CURL *e, CURLcode rc)
 		x->fclass = FC_TOO_LARGE;
 		snprintf(x->detail, sizeof(x->detail), "response headers "
 		    "larger than %d bytes", MAX_HEADER_BYTES);
+	} else if (rc == CURLE_OUT_OF_MEMORY && status > 0 && x->bytes == 0) {
+		/* What curl says of one header line over its 100 KiB. */
+		x->fclass = FC_TOO_LARGE;
+		snprintf(x->detail, sizeof(x->detail), "a response header "
+		    "line is larger than libcurl's limit (100 KiB)");
 	} else if (x->fclass == FC_TOO_LARGE)
 		snprintf(x->detail, sizeof(x->detail),
 		    "body larger than max-body (%llu bytes)",

@@ -38,6 +38,7 @@ url = $UP/nul/9?type=json_nul
 url = $UP/esc/10?type=json_escapes
 url = $UP/text/11?type=text
 url = $UP/bad/12?type=badjson
+url = $UP/hdrline/13?endless_headers=2
 max-body = 1M
 retries = 0
 timeout = 60s
@@ -95,12 +96,13 @@ def fails(r, cls, *words):
     assert "body" not in r and "body_base64" not in r, brief(r)
 
 h = load("h")
-assert len(h) == 212, len(h)
+assert len(h) == 213, len(h)
 for i in range(1, 201):
     r = h[f"n/{i}"]
     assert r.get("status") == 200 and "error" not in r, brief(r)
     assert r["body"] == {"path": f"/n/{i}", "n": i}, brief(r)
 fails(h["hdr/1"], "too-large", "header")
+fails(h["hdrline/13"], "too-large", "header line")
 fails(h["cl/2"], "too-large", "max-body")
 fails(h["chunk/3"], "too-large", "max-body")
 fails(h["bomb/4"], "too-large", "max-body")

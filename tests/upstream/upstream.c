@@ -765,7 +765,7 @@ static const struct ptab ptab[] = {
 	PN(delay, 86400000),
 	PN(drip, 86400000),
 	PN(echo, 1),
-	PN(endless_headers, 1),
+	PN(endless_headers, 2),
 	{ "etag", 0, 0, set_etag },
 	PN(fail, 1000000000),
 	PN(faildelay, 86400000),
@@ -1632,20 +1632,28 @@ body_gzip(struct conn *c, uint64_t want)
 	return (0);
 }
 
-/* endless_headers=1: header lines forever, the head never ends. */
+/*
+ * endless_headers=1: header lines forever, the head never ends;
+ * endless_headers=2: one header line that never ends.
+ */
 static void
-body_endless(struct resp *r)
+body_endless(struct resp *r, int mode)
 {
 	static const char	 line[] = "X-Endless: "
 	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n";
-	struct buf		 none;
+	struct buf		 head;
 
-	memset(&none, 0, sizeof(none));
+	memset(&head, 0, sizeof(head));
 	free(r->bhead);
-	body_set(r, &none, 0, 1ULL << 60, "");
-	memcpy(r->repbuf, line, sizeof(line) - 1);
-	r->rep = r->repbuf;
-	r->replen = sizeof(line) - 1;
+	r->bhead = NULL;
+	if (mode == 2)
+		(void)buf_str(&head, "X-Endless: ");
+	body_set(r, &head, 'x', 1ULL << 60, "");
+	if (mode == 1) {
+		memcpy(r->repbuf, line, sizeof(line) - 1);
+		r->rep = r->repbuf;
+		r->replen = sizeof(line) - 1;
+	}
 	r->endless = 1;
 	r->chunked = 0;
 }
@@ -2057,8 +2065,8 @@ route_fault(struct conn *c, const char *path, size_t plen)
 	r->chunked = p->chunked == 1 && c->req.minor >= 1;
 	if (body_choose(c, path, plen) == -1)
 		r->reset = 1;		/* out of memory: drop the request */
-	if (p->endless_headers == 1)
-		body_endless(r);
+	if (p->endless_headers > 0)
+		body_endless(r, (int)p->endless_headers);
 	if (r->status == 204 || r->status == 304)
 		r->send_body = r->send_cl = r->chunked = 0;
 	if (strcmp(c->req.method, "HEAD") == 0)
