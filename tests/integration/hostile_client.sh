@@ -8,6 +8,10 @@
 # the daemon's RSS must stay bounded and its CPU time must not run away.
 . "$(dirname "$0")/../lib.sh"
 t_init hostile_client
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$hard" -ge 1100 ] ||
+    t_skip "the hard limit on open files ($hard) is under 1100"
+command -v prlimit > /dev/null || t_skip "prlimit (util-linux) is not installed"
 asan=0
 ldd "$FETCHD" | grep -q libasan && asan=1
 t_upstream
