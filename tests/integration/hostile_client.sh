@@ -2,7 +2,8 @@
 # Hostile control clients (issue 7): a request line over 1 MiB, invalid
 # UTF-8, JSON nested 100,000 deep, 1000 connections opened and left idle
 # (max-clients is 64: the longest-idle session makes room for a new one;
-# the daemon must not spin), and the same when the daemon runs out of file
+# the daemon must not spin), 64 watchers (none idle: a new client waits
+# until one leaves), and idle connections when the daemon runs out of file
 # descriptors (EMFILE).  Through the first three a 3000-URL run goes on:
 # it must complete, all successes; `fetchctl status` must keep answering,
 # the daemon's RSS must stay bounded and its CPU time must not run away.
@@ -117,8 +118,27 @@ def idle(n, hold):
     with open(os.environ["T"] + "/idle.closed", "w") as f:
         f.write(f"{closed}\n")
 
+def busy(n):
+    T = os.environ["T"]
+    socks = []
+    for i in range(n):
+        s = conn()
+        s.sendall(b'{"v":1,"id":1,"cmd":"watch"}\n')
+        r = Lines(s).next()
+        assert r.get("ok") is True, r
+        socks.append(s)
+    open(T + "/busy.ready", "w").close()
+    while not os.path.exists(T + "/busy.release"):
+        time.sleep(0.1)
+    socks.pop().close()
+    while not os.path.exists(T + "/busy.stop"):
+        time.sleep(0.1)
+    print(f"busy: {n} watchers held", flush=True)
+
 if sys.argv[1] == "abuse":
     abuse()
+elif sys.argv[1] == "busy":
+    busy(int(sys.argv[2]))
 else:
     idle(int(sys.argv[2]), float(sys.argv[3]))
 PY
@@ -188,7 +208,32 @@ t_wait_until "t_ctl --json status bg | grep -q '\"state\":\"done\"'" 120 ||
 lines=$(wc -l < "$T/state/results/bg/1.ndjson")
 t_assert_eq 3000 "$lines" "result lines of run bg"
 
-# 3. Out of file descriptors (no run now: transfers would fail for want
+# 3. 64 watchers: none is idle, so a 65th client waits (no error, no
+# spin) and gets in as soon as one of them leaves.
+"$T_PYTHON" "$T/hc.py" busy 64 > "$T/busy.out" 2>&1 &
+busy_pid=$!
+t_track "$busy_pid" watchers
+t_wait_until "[ -e '$T/busy.ready' ] || ! t_alive $busy_pid" 60 ||
+    t_fail "64 watchers: $(cat "$T/busy.out")"
+[ -e "$T/busy.ready" ] || t_fail "64 watchers: $(cat "$T/busy.out")"
+"$FETCHCTL" -s "$FETCHD_SOCKET" ping > "$T/wait.out" 2>&1 &
+wait_pid=$!
+t_track "$wait_pid" waiting-ping
+c0=$(cpu_ticks); sleep 2; c1=$(cpu_ticks)
+t_alive "$wait_pid" || t_fail "a 65th client beside 64 watchers did not wait: $(cat "$T/wait.out")"
+[ $((c1 - c0)) -lt $hz ] || t_fail "daemon busy while a client waits: $((c1 - c0)) ticks in 2 s"
+grep -q 'none idle; new connections wait' "$T/fetchd.log" ||
+    t_fail "no notice that new connections wait"
+touch "$T/busy.release"
+t_wait_until "! t_alive $wait_pid" 30 || t_fail "the waiting client never got in"
+wait "$wait_pid" || t_fail "the waiting ping failed: $(cat "$T/wait.out")"
+t_untrack "$wait_pid"
+echo "hostile_client: a 65th client waited beside 64 watchers, then got in"
+touch "$T/busy.stop"
+wait "$busy_pid" || t_fail "watchers: $(cat "$T/busy.out")"
+t_untrack "$busy_pid"
+
+# 4. Out of file descriptors (no run now: transfers would fail for want
 # of sockets): accepting pauses, or makes room, and never spins.
 nfd=$(ls "/proc/$FETCHD_PID/fd" | wc -l)
 prlimit --pid "$FETCHD_PID" --nofile=$((nfd + 30)): ||
