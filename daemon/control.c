@@ -20,9 +20,9 @@
  * session idle the longest (no request for CONTROL_IDLE_GRACE seconds,
  * nothing being sent, not watching); with none, accepting stops and the
  * connection waits in the backlog until a session leaves or goes idle.
- * A session is never freed
- * while a callback may still hold it: closing marks it dead, releases its
- * fd and buffers, and a zero timer frees it on the next loop iteration.
+ * A session is never freed while a callback may still hold it: closing
+ * marks it dead, releases its fd and buffers, and a zero timer frees it on
+ * the next loop iteration.
  */
 #include "config.h"
 
@@ -34,8 +34,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
