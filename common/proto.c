@@ -276,6 +276,16 @@ parse_json(const char *buf, size_t len, enum proto_err *err, char **msg)
 	else if (o == NULL)			/* the JSON value null */
 		set_error(err, msg, PERR_BAD_REQUEST,
 		    "request must be a JSON object, not null");
+	else if (!util_utf8_valid(buf, len)) {
+		/*
+		 * json-c lets overlong forms and encoded surrogates through;
+		 * echoed in a reply they would make it invalid JSON.
+		 */
+		set_error(err, msg, PERR_BAD_REQUEST, "request is not valid "
+		    "JSON: invalid UTF-8 (overlong form or surrogate)");
+		json_object_put(o);
+		o = NULL;
+	}
 	json_tokener_free(tok);
 	return (o);
 }
@@ -425,8 +435,42 @@ proto_request_new(int64_t id, const char *cmd)
 	return (o);
 }
 
-char *
-proto_serialize(struct json_object *o, size_t *len)
+/*
+ * json-c writes the bytes of a string as they are, so a string that is not
+ * UTF-8 (a URL or name read from a file) would make the line invalid JSON.
+ * Outside strings the text is ASCII: each byte that starts no valid
+ * sequence becomes \ufffd.  Returns the new length; dst has room for 6n.
+ * Only replies are repaired: fetchctl's requests go out as they are, so a
+ * file that is not UTF-8 is refused by the daemon, not silently changed.
+ */
+static size_t
+utf8_repair(char *dst, const char *src, size_t n)
+{
+	const unsigned char	*p = (const unsigned char *)src;
+	const unsigned char	*e = p + n;
+	char			*o = dst;
+	size_t			 k;
+
+	while (p < e) {
+		k = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 :
+		    *p >= 0xe0 && *p <= 0xef ? 3 :
+		    *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+		if (k == 0 || k > (size_t)(e - p) ||
+		    !util_utf8_valid((const char *)p, k)) {
+			memcpy(o, "\\ufffd", 6);
+			o += 6;
+			p++;
+			continue;
+		}
+		memcpy(o, p, k);
+		o += k;
+		p += k;
+	}
+	return ((size_t)(o - dst));
+}
+
+static char *
+serialize(struct json_object *o, size_t *len, int repair)
 {
 	const char	*s;
 	char		*line;
@@ -436,10 +480,27 @@ proto_serialize(struct json_object *o, size_t *len)
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	if (s == NULL)
 		fatalx("out of memory");
-	line = xmalloc(n + 2);
-	memcpy(line, s, n);
+	if (repair && !util_utf8_valid(s, n)) {
+		line = xreallocarray(NULL, n + 1, 6);
+		n = utf8_repair(line, s, n);
+	} else {
+		line = xmalloc(n + 2);
+		memcpy(line, s, n);
+	}
 	line[n] = '\n';
 	line[n + 1] = '\0';
 	*len = n + 1;
 	return (line);
+}
+
+char *
+proto_serialize(struct json_object *o, size_t *len)
+{
+	return (serialize(o, len, 0));
+}
+
+char *
+proto_serialize_reply(struct json_object *o, size_t *len)
+{
+	return (serialize(o, len, 1));
 }

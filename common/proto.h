@@ -86,5 +86,7 @@ struct json_object *proto_reply_error(int64_t, enum proto_err, const char *,
 struct json_object *proto_request_new(int64_t, const char *);
 /* Serialize compactly with a trailing '\n'; malloc'd, length in *len. */
 char		*proto_serialize(struct json_object *, size_t *);
+/* The same, bytes that are not UTF-8 in strings as \ufffd (the daemon). */
+char		*proto_serialize_reply(struct json_object *, size_t *);
 
 #endif /* FETCHD_PROTO_H */

@@ -13,9 +13,16 @@
  * CONTROL_HIGH_MARK the session's requests are no longer read; over
  * CONTROL_HARD_LIMIT the client is dropped.  A watching session gets
  * "started" and "finished" at once and coalesced "progress" snapshots from
- * a 250 ms timer, skipped while it is behind.  A session is never freed
- * while a callback may still hold it: closing marks it dead, releases its
- * fd and buffers, and a zero timer frees it on the next loop iteration.
+ * a 250 ms timer, skipped while it is behind.  A client whose output has
+ * not moved for CONTROL_STALL seconds (a watcher that never reads, whose
+ * queue stays under the hard limit only because progress coalesces) is
+ * dropped too.  At max-clients, a new connection takes the place of the
+ * session idle the longest (no request for CONTROL_IDLE_GRACE seconds,
+ * nothing being sent, not watching); with none, accepting stops and the
+ * connection waits in the backlog until a session leaves or goes idle.
+ * A session is never freed while a callback may still hold it: closing
+ * marks it dead, releases its fd and buffers, and a zero timer frees it on
+ * the next loop iteration.
  */
 #include "config.h"
 
@@ -28,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +54,11 @@
 #define CONTROL_IOV		64		/* chunks per sendmsg() */
 #define CONTROL_ACCEPTS		64		/* accepts per callback */
 #define CONTROL_PAUSE		1.0		/* s without accept on EMFILE */
+#define CONTROL_ROOM_CHECK	0.25		/* s between looks when full */
+#define CONTROL_IDLE_GRACE	1.0		/* s idle before it may be closed */
+#define CONTROL_STALL		30.0		/* s of output not moving: drop */
+#define CONTROL_SWEEP		5.0		/* s between stall checks */
+#define CONTROL_EVICT_LOG	60.0		/* s between notices of each kind */
 #define CONTROL_PERIOD		0.25		/* s between progress events */
 #define CONTROL_SEEN		32		/* runs a watcher remembers */
 #define CONTROL_MAX_CLIENTS	64		/* if the daemon file says 0 */
@@ -81,6 +94,8 @@ struct session {
 	int			 eof;		/* the client stopped writing */
 	int			 throttled;	/* output over the high mark */
 	int			 dead;		/* closed, to be freed */
+	ev_tstamp		 active;	/* last request or output progress */
+	ev_tstamp		 wsince;	/* output last moved, or queued */
 
 	struct chunkq		 outq;
 	size_t			 queued;	/* bytes in outq */
@@ -107,7 +122,8 @@ static struct {
 	ino_t			 ino;
 	unsigned		 max_clients;
 	ev_io			 accept;
-	ev_timer		 pause;		/* accept paused (EMFILE) */
+	ev_timer		 pause;		/* accept paused (EMFILE, full) */
+	ev_timer		 sweep;		/* drops stalled sessions */
 	ev_timer		 progress;	/* runs while anyone watches */
 	ev_timer		 reap;		/* frees dead sessions */
 	struct sessionq		 sessions;
@@ -116,7 +132,11 @@ static struct {
 	unsigned		 nwatchers;
 	unsigned		 next_id;
 	int			 changed;	/* a run made progress */
-	int			 full;		/* at max_clients (logged) */
+	int			 waiting;	/* accept stopped: full */
+	ev_tstamp		 full_log;	/* next notice of being full */
+	ev_tstamp		 pause_log;	/* next notice of EMFILE */
+	unsigned		 evicted;	/* idle sessions closed, unlogged */
+	ev_tstamp		 evict_log;	/* next notice of evictions */
 } C = { .fd = -1 };
 
 static void	session_close(struct session *, const char *);
@@ -173,6 +193,8 @@ out_add(struct session *s, const char *data, size_t len, char *own)
 		session_close(s, "output over the hard limit");
 		goto done;
 	}
+	if (s->queued == 0)
+		s->wsince = ev_now(C.loop);
 	if (c != NULL && c->cap > 0 && c->cap - c->len >= len) {
 		memcpy(c->data + c->len, data, len);
 		c->len += len;
@@ -248,6 +270,8 @@ session_flush(struct session *s)
 			session_close(s, "write failed");
 			return (-1);
 		}
+		if (n > 0)
+			s->active = s->wsince = ev_now(C.loop);
 		out_consume(s, (size_t)n);
 	}
 	return (s->dead ? -1 : 0);
@@ -287,6 +311,7 @@ session_new(int fd)
 	s = xcalloc(1, sizeof(*s));
 	s->id = ++C.next_id;
 	s->fd = fd;
+	s->active = s->wsince = ev_now(C.loop);
 	session_peercred(s);
 	linebuf_init(&s->lb, PROTO_MAX_REQUEST);
 	TAILQ_INIT(&s->outq);
@@ -300,7 +325,8 @@ session_new(int fd)
 	ev_set_priority(&s->wio, EV_MAXPRI);
 	s->rio.data = s->wio.data = s;
 	TAILQ_INSERT_TAIL(&C.sessions, s, entry);
-	C.nsessions++;
+	if (C.nsessions++ == 0)
+		ev_timer_again(C.loop, &C.sweep);
 	ev_io_start(C.loop, &s->rio);
 	log_debug("control: client %u connected (pid %ld, uid %ld, gid %ld)",
 	    s->id, (long)s->pid, (long)s->uid, (long)s->gid);
@@ -360,10 +386,39 @@ session_close(struct session *s, const char *why)
 	linebuf_free(&s->lb);
 	watch_end(s);
 	TAILQ_REMOVE(&C.sessions, s, entry);
-	C.nsessions--;
+	if (--C.nsessions == 0)
+		ev_timer_stop(C.loop, &C.sweep);
 	TAILQ_INSERT_TAIL(&C.dead, s, entry);
 	if (!ev_is_active(&C.reap))
 		ev_timer_start(C.loop, &C.reap);
+	if (C.nsessions < C.max_clients && C.waiting) {
+		C.waiting = 0;			/* a waiting connection may come */
+		ev_timer_stop(C.loop, &C.pause);
+		ev_io_start(C.loop, &C.accept);
+	}
+}
+
+/*
+ * Every CONTROL_SWEEP seconds while there are sessions: drop those whose
+ * output has not moved for CONTROL_STALL seconds.  The hard limit alone
+ * does not catch a watcher that never reads: its progress coalesces, so
+ * its queue stays small.
+ */
+static void
+sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session	*s, *next;
+	ev_tstamp	 now = ev_now(loop);
+
+	TAILQ_FOREACH_SAFE(s, &C.sessions, entry, next) {
+		if (s->queued == 0 || now - s->wsince < CONTROL_STALL)
+			continue;
+		log_notice("control: client %u (pid %ld, uid %ld) has not "
+		    "read its output for %.0fs (%zu bytes queued); closing "
+		    "the connection", s->id, (long)s->pid, (long)s->uid,
+		    now - s->wsince, s->queued);
+		session_close(s, "output stalled");
+	}
 }
 
 static void
@@ -391,6 +446,7 @@ session_request(struct session *s, const char *line, size_t len)
 	int64_t			 id;
 	char			*msg;
 
+	s->active = ev_now(C.loop);
 	req = proto_parse_request(line, len, &id, &cmd, &err, &msg);
 	if (req == NULL) {
 		log_debug("control: client %u: %s: %s", s->id,
@@ -419,6 +475,7 @@ session_process_one(struct session *s)
 		s->more = 0;
 		return (0);
 	case LB_OVERSIZED:
+		s->active = ev_now(C.loop);
 		log_debug("control: client %u: request over %d bytes",
 		    s->id, PROTO_MAX_REQUEST);
 		session_send(s, proto_reply_error(0, PERR_TOO_LARGE,
@@ -590,7 +647,7 @@ session_send(struct session *s, struct json_object *o)
 		json_object_put(o);
 		return;
 	}
-	line = proto_serialize(o, &len);
+	line = proto_serialize_reply(o, &len);
 	json_object_put(o);
 	out_add(s, line, len, line);
 }
@@ -713,7 +770,7 @@ snapshot_text(const struct run *r, size_t *len)
 	struct json_object	*o = control_cmd_snapshot(r);
 	char			*text;
 
-	text = proto_serialize(o, len);
+	text = proto_serialize_reply(o, len);
 	json_object_put(o);
 	text[--(*len)] = '\0';
 	return (text);
@@ -840,33 +897,76 @@ control_run_event(struct run *r, enum run_event ev)
  * Accepting.
  */
 
-/* Over max-clients: say so and hang up, rather than leave it waiting. */
-static void
-reject(int fd)
+/*
+ * At max-clients or out of file descriptors (why): close the session idle
+ * the longest, if one has been idle (no request, no output, not watching
+ * or streaming) for at least CONTROL_IDLE_GRACE seconds; 1 if there is
+ * room now.  Connections opened and left idle cannot lock others out, and
+ * a client between connect() and its first request is safe for a moment.
+ */
+static int
+make_room(const char *why)
 {
-	struct json_object	*o;
-	char			*line;
-	size_t			 len;
+	struct session	*s, *best = NULL;
+	ev_tstamp	 now = ev_now(C.loop);
 
-	if (!C.full) {
-		log_warnx("control: %u clients connected, the maximum; "
-		    "refusing new connections until one leaves",
-		    C.nsessions);
-		C.full = 1;
+	TAILQ_FOREACH(s, &C.sessions, entry) {
+		if (s->watching || s->pump != NULL || s->queued > 0 ||
+		    s->more || now - s->active < CONTROL_IDLE_GRACE)
+			continue;
+		if (best == NULL || s->active < best->active)
+			best = s;
 	}
-	o = proto_reply_error(0, PERR_LIMIT, "too many clients (%u "
-	    "connected); try again later", C.nsessions);
-	line = proto_serialize(o, &len);
-	(void)send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	free(line);
-	json_object_put(o);
-	close(fd);
+	if (best == NULL)
+		return (0);
+	C.evicted++;
+	if (now >= C.evict_log) {
+		log_notice("control: %u clients connected, %s; closed %u "
+		    "idle one(s) to make room, last client %u (pid %ld, uid "
+		    "%ld, idle %.0fs)", C.nsessions, why, C.evicted, best->id,
+		    (long)best->pid, (long)best->uid, now - best->active);
+		C.evicted = 0;
+		C.evict_log = now + CONTROL_EVICT_LOG;
+	}
+	session_close(best, "idle, closed to make room");
+	return (1);
+}
+
+/* A connection waits to be accepted (no session is closed for nothing). */
+static int
+pending(void)
+{
+	struct pollfd	 p;
+
+	p.fd = C.fd;
+	p.events = POLLIN;
+	p.revents = 0;
+	return (poll(&p, 1, 0) == 1 && (p.revents & POLLIN));
+}
+
+/* Full and nobody idle: stop accepting; new connections wait. */
+static void
+wait_room(void)
+{
+	if (ev_now(C.loop) >= C.full_log) {
+		log_warnx("control: %u clients connected, the maximum "
+		    "(max-clients), none idle; new connections wait until "
+		    "one leaves or goes idle", C.nsessions);
+		C.full_log = ev_now(C.loop) + CONTROL_EVICT_LOG;
+	}
+	C.waiting = 1;
+	ev_io_stop(C.loop, &C.accept);
+	ev_timer_stop(C.loop, &C.pause);
+	ev_timer_set(&C.pause, CONTROL_ROOM_CHECK, 0.);
+	ev_timer_start(C.loop, &C.pause);
 }
 
 /* 1 to keep accepting after this error, 0 to stop for now. */
 static int
 accept_error(void)
 {
+	int	 saved;
+
 	switch (errno) {
 	case EINTR:
 	case ECONNABORTED:
@@ -879,11 +979,20 @@ accept_error(void)
 		return (0);
 	case EMFILE:
 	case ENFILE:
+		saved = errno;
+		if (pending() && make_room("out of file descriptors"))
+			return (1);
+		errno = saved;
+		/* FALLTHROUGH */
 	case ENOBUFS:
 	case ENOMEM:
-		log_warn("control: accept; not accepting for %.0fs",
-		    CONTROL_PAUSE);
+		if (ev_now(C.loop) >= C.pause_log) {	/* once a minute */
+			log_warn("control: accept; not accepting for %.0fs",
+			    CONTROL_PAUSE);
+			C.pause_log = ev_now(C.loop) + CONTROL_EVICT_LOG;
+		}
 		ev_io_stop(C.loop, &C.accept);
+		ev_timer_stop(C.loop, &C.pause);
 		ev_timer_set(&C.pause, CONTROL_PAUSE, 0.);
 		ev_timer_start(C.loop, &C.pause);
 		return (0);
@@ -899,17 +1008,20 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int	 fd, i;
 
 	for (i = 0; i < CONTROL_ACCEPTS; i++) {
+		if (C.nsessions >= C.max_clients) {
+			if (!pending())
+				return;
+			if (!make_room("the maximum (max-clients)")) {
+				wait_room();
+				return;
+			}
+		}
 		fd = accept4(C.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (accept_error())
 				continue;
 			return;
 		}
-		if (C.nsessions >= C.max_clients) {
-			reject(fd);
-			continue;
-		}
-		C.full = 0;
 		/* The request is often there already: read it now. */
 		read_cb(loop, &session_new(fd)->rio, EV_READ);
 	}
@@ -918,6 +1030,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
+	C.waiting = 0;
 	ev_io_start(loop, &C.accept);
 }
 
@@ -1095,6 +1208,7 @@ control_init(struct ev_loop *loop, const struct daemonconf *dc, int fd,
 	ev_timer_init(&C.progress, progress_cb, CONTROL_PERIOD,
 	    CONTROL_PERIOD);
 	ev_timer_init(&C.reap, reap_cb, 0., 0.);
+	ev_timer_init(&C.sweep, sweep_cb, 0., CONTROL_SWEEP);
 	ev_io_start(loop, &C.accept);
 	return (0);
 }
@@ -1112,6 +1226,7 @@ control_free(void)
 
 	if (C.loop == NULL)
 		return;
+	C.max_clients = 0;		/* closing makes no room */
 	while ((s = TAILQ_FIRST(&C.sessions)) != NULL) {
 		session_flush(s);
 		session_close(s, "daemon stopping");
@@ -1119,6 +1234,7 @@ control_free(void)
 	reap_cb(C.loop, &C.reap, 0);
 	ev_io_stop(C.loop, &C.accept);
 	ev_timer_stop(C.loop, &C.pause);
+	ev_timer_stop(C.loop, &C.sweep);
 	ev_timer_stop(C.loop, &C.progress);
 	ev_timer_stop(C.loop, &C.reap);
 	close(C.fd);

@@ -23,6 +23,7 @@
 #include "fetchd.h"
 
 #define POOL_MAX	1024		/* idle easy handles kept for reuse */
+#define MAX_HEADER_BYTES (256 * 1024)	/* all response headers of a transfer */
 
 /* One socket libcurl watches; the ev_io is first so a watcher casts back. */
 struct fsock {
@@ -223,6 +224,15 @@ fetch_fill(struct xfer *x, CURL *e, CURLcode rc)
 		snprintf(x->detail, sizeof(x->detail), "refused: a redirect "
 		    "to another origin would carry the secret header %.*s",
 		    n, h != NULL ? h : "");
+	} else if (x->header_bytes > MAX_HEADER_BYTES) {
+		x->fclass = FC_TOO_LARGE;
+		snprintf(x->detail, sizeof(x->detail), "response headers "
+		    "larger than %d bytes", MAX_HEADER_BYTES);
+	} else if (rc == CURLE_OUT_OF_MEMORY && status > 0 && x->bytes == 0) {
+		/* What curl says of one header line over its 100 KiB. */
+		x->fclass = FC_TOO_LARGE;
+		snprintf(x->detail, sizeof(x->detail), "a response header "
+		    "line is larger than libcurl's limit (100 KiB)");
 	} else if (x->fclass == FC_TOO_LARGE)
 		snprintf(x->detail, sizeof(x->detail),
 		    "body larger than max-body (%llu bytes)",
@@ -345,7 +355,9 @@ fetch_redirect_refused(struct xfer *x, const char *v, size_t vl)
 /*
  * Keep Retry-After, ETag and Last-Modified of the final response (reset at
  * each status line); stop before a redirect that would carry a secret
- * header to another origin.
+ * header to another origin.  Header bytes over all responses (1xx,
+ * redirects) are capped: an endless head fails with too-large, whatever
+ * curl's own limit is.
  */
 static size_t
 fetch_header_cb(char *p, size_t size, size_t n, void *arg)
@@ -353,6 +365,8 @@ fetch_header_cb(char *p, size_t size, size_t n, void *arg)
 	struct xfer	*x = arg;
 	size_t		 len = size * n, i;
 
+	if ((x->header_bytes += len) > MAX_HEADER_BYTES)
+		return (0);	/* CURLE_WRITE_ERROR, see fetch_fill() */
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
 		x->retry_after[0] = x->etag[0] = x->last_modified[0] = '\0';
 		for (i = 5; i < len && p[i] != ' '; i++)
@@ -492,7 +506,7 @@ fetch_start(struct xfer *x, char **cause)
 	x->fclass = FC_NONE;
 	x->detail[0] = x->retry_after[0] = '\0';
 	x->etag[0] = x->last_modified[0] = '\0';
-	x->bytes = 0;
+	x->bytes = x->header_bytes = 0;
 	x->refused = 0;
 	x->t_dns = x->t_connect = x->t_tls = x->t_ttfb = x->t_total = 0;
 	if ((e = fetch_easy_get()) == NULL) {

@@ -292,6 +292,12 @@ test_parse_not_json(void **state)
 	    "request is not valid JSON: unexpected character at offset 14");
 	expect_error("{\"cmd\":\"\xff\xfe\"}", PERR_BAD_REQUEST, 0,
 	    "request is not valid JSON: invalid utf-8 string at offset 8");
+	expect_error("{\"cmd\":\"\xc0\xafping\"}", PERR_BAD_REQUEST, 0,
+	    "request is not valid JSON: invalid UTF-8 (overlong form or "
+	    "surrogate)");
+	expect_error("{\"cmd\":\"\xed\xa0\x80\"}", PERR_BAD_REQUEST, 0,
+	    "request is not valid JSON: invalid UTF-8 (overlong form or "
+	    "surrogate)");
 	expect_error("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
 	    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", PERR_BAD_REQUEST, 0,
 	    "request is not valid JSON: nesting too deep at offset 16");
@@ -402,6 +408,31 @@ test_builders(void **state)
 	    "\"cmd\":\"watch\",\"job\":\"items\"}\n");
 }
 
+/* A reply string that is not UTF-8 (a URL from a file): U+FFFD escapes. */
+static void
+test_reply_utf8(void **state)
+{
+	struct json_object	*o;
+	const char		*want = "{\"v\":1,\"id\":1,\"ok\":true,\"url\":"
+	    "\"/caf\\ufffd/\xc3\xa9\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd"
+	    "\\ufffd\\ufffd\"}\n";
+	char			*s;
+	size_t			 len;
+
+	o = proto_reply_ok(1);
+	json_object_object_add(o, "url", json_object_new_string(
+	    "/caf\xe9/\xc3\xa9\xc0\xaf\xed\xa0\x80\xf0\x9f"));
+	s = proto_serialize_reply(o, &len);
+	assert_string_equal(s, want);
+	assert_int_equal(len, strlen(want));
+	free(s);
+	/* Requests go out as they are: the daemon refuses them. */
+	s = proto_serialize(o, &len);
+	assert_non_null(strstr(s, "/caf\xe9/"));
+	free(s);
+	json_object_put(o);
+}
+
 /* A request built by proto_request_new() parses back. */
 static void
 test_roundtrip(void **state)
@@ -456,6 +487,7 @@ main(void)
 		cmocka_unit_test(test_parse_version),
 		cmocka_unit_test(test_builders),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_reply_utf8),
 		cmocka_unit_test(test_err_names),
 	};
 

@@ -81,7 +81,8 @@ enum cstate {
 
 enum body_mode { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
 enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER };
-enum btype { BT_JSON, BT_TEXT, BT_BINARY, BT_BADJSON };
+enum btype { BT_JSON, BT_TEXT, BT_BINARY, BT_BADJSON, BT_JSON_LATIN1,
+    BT_JSON_NUL, BT_JSON_ESCAPES };
 
 struct buf {
 	char		*p;
@@ -115,11 +116,14 @@ struct params {
 	long long	 delay;
 	long long	 drip;
 	long long	 echo;
+	long long	 endless_headers;
 	long long	 fail;
 	long long	 faildelay;
 	long long	 failstatus;
+	long long	 gzip;
 	long long	 hang;
 	long long	 lastmod;
+	long long	 loop;
 	long long	 reset;
 	long long	 reset_mid;
 	long long	 retry_after;
@@ -137,7 +141,8 @@ struct params {
 
 /*
  * The response being written.  The body is generated on the fly from
- * three parts: a head string, `nfill` copies of one byte, a tail string.
+ * three parts: a head string, `nfill` copies of one byte (or `nfill`
+ * bytes of a repeated pattern), a tail string.
  */
 struct resp {
 	int		 status;
@@ -163,8 +168,14 @@ struct resp {
 	size_t		 bhlen;
 	int		 fill;
 	uint64_t	 nfill;
+	const char	*rep;		/* pattern filling nfill, or NULL */
+	size_t		 replen;
 	const char	*btail;
 	size_t		 btlen;
+	char		*btail_own;	/* malloc'd btail, or NULL */
+	char		 repbuf[64];	/* rep of gzip= and endless_headers= */
+	int		 gzip;		/* Content-Encoding: gzip */
+	int		 endless;	/* endless_headers=: no end of head */
 	uint64_t	 blen;		/* whole body */
 	uint64_t	 bend;		/* bytes to send: blen, or half */
 	uint64_t	 bsent;		/* body bytes generated */
@@ -704,6 +715,8 @@ set_type(struct params *p, const struct ptab *pt, const char *v, size_t n)
 	} types[] = {
 		{ "json", BT_JSON }, { "text", BT_TEXT },
 		{ "binary", BT_BINARY }, { "badjson", BT_BADJSON },
+		{ "json_latin1", BT_JSON_LATIN1 }, { "json_nul", BT_JSON_NUL },
+		{ "json_escapes", BT_JSON_ESCAPES },
 	};
 	size_t	 i;
 
@@ -754,13 +767,16 @@ static const struct ptab ptab[] = {
 	PN(delay, 86400000),
 	PN(drip, 86400000),
 	PN(echo, 1),
+	PN(endless_headers, 2),
 	{ "etag", 0, 0, set_etag },
 	PN(fail, 1000000000),
 	PN(faildelay, 86400000),
 	{ "failstatus", offsetof(struct params, failstatus), 0, set_status },
+	PN(gzip, 1LL << 40),
 	PN(hang, 1),
 	PN(lastmod, 1LL << 40),
 	{ "location", 0, 0, set_location },
+	PN(loop, 1),
 	PN(redirect, 1000000),
 	PN(reset, 1),
 	PN(reset_mid, 1),
@@ -777,6 +793,7 @@ params_init(struct params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->chunked = p->close = p->delay = p->drip = p->echo = -1;
+	p->endless_headers = p->gzip = p->loop = -1;
 	p->fail = p->faildelay = p->failstatus = p->hang = p->lastmod = -1;
 	p->reset = p->reset_mid = p->retry_after = -1;
 	p->retry_after_date = p->size = p->status = -1;
@@ -1381,6 +1398,270 @@ body_badjson(struct conn *c, struct buf *b, const char *path, size_t plen)
 	return (rc);
 }
 
+/* JSON with a string that is not UTF-8 (ISO 8859-1 bytes). */
+static int
+body_json_latin1(struct conn *c, struct buf *b, const char *path,
+    size_t plen)
+{
+	(void)path;
+	(void)plen;
+	c->resp.ctype = "application/json";
+	return (buf_str(b, "{\"name\":\"caf\xe9 cr\xe8me\",\"ok\":true}"));
+}
+
+/* JSON-looking text with a raw NUL byte inside a string: not JSON. */
+static int
+body_json_nul(struct conn *c, struct buf *b, const char *path, size_t plen)
+{
+	static const char	 t[] = "{\"s\":\"a\0b\",\"ok\":true}";
+
+	(void)path;
+	(void)plen;
+	c->resp.ctype = "application/json";
+	return (buf_add(b, t, sizeof(t) - 1));
+}
+
+/* Valid JSON whose strings hold escapes: NUL, a control, lone surrogates. */
+static int
+body_json_escapes(struct conn *c, struct buf *b, const char *path,
+    size_t plen)
+{
+	(void)path;
+	(void)plen;
+	c->resp.ctype = "application/json";
+	return (buf_str(b, "{\"nul\":\"a\\u0000b\",\"ctl\":\"\\u001f\","
+	    "\"lone\":\"\\ud800\",\"low\":\"\\udc00x\",\"e\":\"\\u00e9\","
+	    "\"pair\":\"\\ud83d\\ude00\"}"));
+}
+
+/*
+ * gzip=N: a gzip stream that inflates to {"pad":"xxx…"} of at least N
+ * bytes (269 + 2064 k), at about 1:159.  Built by hand, so upstream needs
+ * no zlib: a stored block holds {"pad":"x, then one fixed-Huffman block
+ * of length-258, distance-1 matches repeats the x (8 matches are exactly
+ * 13 bytes, the repeated pattern), then "} and the end of block.  The
+ * trailer's CRC-32 over the whole run of x is computed in O(log N) by
+ * raising the CRC's one-byte step, an affine map, to the power N.
+ */
+struct bitw {
+	unsigned char	 b[32];
+	size_t		 len;
+	uint32_t	 acc;
+	int		 nb;
+};
+
+static void
+bitw_put(struct bitw *w, uint32_t v, int n)	/* LSB first */
+{
+	w->acc |= v << w->nb;
+	w->nb += n;
+	while (w->nb >= 8) {
+		w->b[w->len++] = (unsigned char)w->acc;
+		w->acc >>= 8;
+		w->nb -= 8;
+	}
+}
+
+static void
+bitw_huff(struct bitw *w, uint32_t code, int n)	/* MSB of the code first */
+{
+	uint32_t	 r = 0;
+	int		 i;
+
+	for (i = 0; i < n; i++)
+		r |= ((code >> i) & 1) << (n - 1 - i);
+	bitw_put(w, r, n);
+}
+
+static void
+bitw_flush(struct bitw *w)
+{
+	if (w->nb > 0)
+		bitw_put(w, 0, 8 - w->nb);
+}
+
+#define GZ_LEN258	0xc5, 8		/* literal/length code 285 */
+#define GZ_DIST1	0x00, 5		/* distance code 0 */
+
+static uint32_t	crc_tab[256];
+
+/* The affine map s -> M s ^ k over GF(2)^32; M as its 32 columns. */
+struct affine {
+	uint32_t	 col[32];
+	uint32_t	 k;
+};
+
+static uint32_t
+affine_apply(const struct affine *a, uint32_t v)
+{
+	uint32_t	 r = 0;
+	int		 i;
+
+	for (i = 0; i < 32; i++)
+		if (v & (1U << i))
+			r ^= a->col[i];
+	return (r);
+}
+
+static void
+affine_compose(struct affine *out, const struct affine *a,
+    const struct affine *b)		/* out = a after b */
+{
+	struct affine	 t;
+	int		 i;
+
+	for (i = 0; i < 32; i++)
+		t.col[i] = affine_apply(a, b->col[i]);
+	t.k = affine_apply(a, b->k) ^ a->k;
+	*out = t;
+}
+
+/* The CRC-32 state after n more bytes of value byte. */
+static uint32_t
+crc_run(uint32_t s, unsigned char byte, uint64_t n)
+{
+	struct affine	 base, res;
+	int		 i;
+
+	for (i = 0; i < 32; i++) {
+		base.col[i] = (1U << i) & 0xff ? crc_tab[1U << i] : 0;
+		base.col[i] ^= (1U << i) >> 8;
+		res.col[i] = 1U << i;
+	}
+	base.k = crc_tab[byte];
+	res.k = 0;
+	for (; n > 0; n >>= 1) {
+		if (n & 1)
+			affine_compose(&res, &base, &res);
+		affine_compose(&base, &base, &base);
+	}
+	return (affine_apply(&res, s) ^ res.k);
+}
+
+static uint32_t
+crc_add(uint32_t s, const char *p, size_t n)
+{
+	while (n-- > 0)
+		s = crc_tab[(s ^ (unsigned char)*p++) & 0xff] ^ (s >> 8);
+	return (s);
+}
+
+static void
+crc_init(void)
+{
+	uint32_t	 c;
+	int		 i, j;
+
+	for (i = 0; i < 256; i++) {
+		for (c = (uint32_t)i, j = 0; j < 8; j++)
+			c = c & 1 ? 0xedb88320U ^ (c >> 1) : c >> 1;
+		crc_tab[i] = c;
+	}
+}
+
+static void
+le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static int
+body_gzip(struct conn *c, uint64_t want)
+{
+	static const char	 pre[] = "{\"pad\":\"x", post[] = "\"}";
+	struct resp		*r = &c->resp;
+	struct bitw		 w;
+	struct buf		 head;
+	uint64_t		 groups, nx;
+	uint32_t		 crc;
+	int			 i;
+
+	groups = want > 269 ? (want - 269 + 2063) / 2064 : 0;
+	nx = 1 + 258 + 2064 * groups;		/* the x in the output */
+	memset(&head, 0, sizeof(head));
+	memset(&w, 0, sizeof(w));
+	/* gzip header; a stored block, not final, holding pre. */
+	if (buf_add(&head, "\x1f\x8b\x08\0\0\0\0\0\0\x03", 10) == -1)
+		return (-1);
+	bitw_put(&w, 0, 3);
+	bitw_flush(&w);
+	bitw_put(&w, sizeof(pre) - 1, 16);
+	bitw_put(&w, (uint32_t)~(sizeof(pre) - 1) & 0xffff, 16);
+	/* The final fixed-Huffman block: 3 header bits and a match = 16. */
+	bitw_put(&w, 1, 1);
+	bitw_put(&w, 1, 2);
+	bitw_huff(&w, GZ_LEN258);
+	bitw_huff(&w, GZ_DIST1);
+	if (buf_add(&head, w.b, 5) == -1 ||
+	    buf_add(&head, pre, sizeof(pre) - 1) == -1 ||
+	    buf_add(&head, w.b + 5, w.len - 5) == -1) {
+		buf_free(&head);
+		return (-1);
+	}
+	/* The pattern: 8 matches, 104 bits. */
+	memset(&w, 0, sizeof(w));
+	for (i = 0; i < 8; i++) {
+		bitw_huff(&w, GZ_LEN258);
+		bitw_huff(&w, GZ_DIST1);
+	}
+	memcpy(r->repbuf, w.b, w.len);
+	r->rep = r->repbuf;
+	r->replen = w.len;
+	/* post, end of block, then CRC-32 and ISIZE. */
+	memset(&w, 0, sizeof(w));
+	bitw_huff(&w, 0x30 + '"', 8);
+	bitw_huff(&w, 0x30 + '}', 8);
+	bitw_huff(&w, 0, 7);
+	bitw_flush(&w);
+	crc = crc_add(0xffffffffU, pre, sizeof(pre) - 2);
+	crc = crc_run(crc, 'x', nx);
+	crc = crc_add(crc, post, sizeof(post) - 1);
+	le32(w.b + w.len, ~crc);
+	le32(w.b + w.len + 4, (uint32_t)(nx + sizeof(pre) - 2 +
+	    sizeof(post) - 1));
+	if ((r->btail_own = malloc(w.len + 8)) == NULL) {
+		buf_free(&head);
+		return (-1);
+	}
+	memcpy(r->btail_own, w.b, w.len + 8);
+	body_set(r, &head, 0, 13 * groups, "");
+	r->btail = r->btail_own;
+	r->btlen = w.len + 8;
+	r->blen = r->bhlen + r->nfill + r->btlen;
+	r->gzip = 1;
+	r->ctype = "application/json";
+	return (0);
+}
+
+/*
+ * endless_headers=1: header lines forever, the head never ends;
+ * endless_headers=2: one header line that never ends.
+ */
+static void
+body_endless(struct resp *r, int mode)
+{
+	static const char	 line[] = "X-Endless: "
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n";
+	struct buf		 head;
+
+	memset(&head, 0, sizeof(head));
+	free(r->bhead);
+	r->bhead = NULL;
+	if (mode == 2)
+		(void)buf_str(&head, "X-Endless: ");
+	body_set(r, &head, 'x', 1ULL << 60, "");
+	if (mode == 1) {
+		memcpy(r->repbuf, line, sizeof(line) - 1);
+		r->rep = r->repbuf;
+		r->replen = sizeof(line) - 1;
+	}
+	r->endless = 1;
+	r->chunked = 0;
+}
+
 /* Chooses the body by echo=, type= and size=; -1 on OOM. */
 static int
 body_choose(struct conn *c, const char *path, size_t plen)
@@ -1391,6 +1672,9 @@ body_choose(struct conn *c, const char *path, size_t plen)
 		[BT_TEXT] = body_text,
 		[BT_BINARY] = body_binary,
 		[BT_BADJSON] = body_badjson,
+		[BT_JSON_LATIN1] = body_json_latin1,
+		[BT_JSON_NUL] = body_json_nul,
+		[BT_JSON_ESCAPES] = body_json_escapes,
 	};
 	struct buf	 b;
 	int		 rc;
@@ -1402,6 +1686,11 @@ body_choose(struct conn *c, const char *path, size_t plen)
 	if (c->par.size < 0)
 		body_set(&c->resp, &b, 0, 0, "");
 	buf_free(&b);
+	if (rc == 0 && c->par.gzip >= 0) {
+		free(c->resp.bhead);
+		c->resp.bhead = NULL;
+		rc = body_gzip(c, (uint64_t)c->par.gzip);
+	}
 	return (rc ? -1 : 0);
 }
 
@@ -1436,6 +1725,7 @@ static void
 resp_init(struct resp *r)
 {
 	free(r->bhead);
+	free(r->btail_own);
 	memset(r, 0, sizeof(*r));
 	r->retry_after = r->retry_after_date = r->lastmod = -1;
 	r->btail = "";
@@ -1799,9 +2089,16 @@ route_fault(struct conn *c, const char *path, size_t plen)
 	r->loc = p->loc;
 	r->loclen = p->loclen;
 	redirect_set(c);
+	if (p->loop == 1) {		/* a redirect to itself */
+		r->status = 302;
+		r->loc = c->req.target;
+		r->loclen = strlen(c->req.target);
+	}
 	r->chunked = p->chunked == 1 && c->req.minor >= 1;
 	if (body_choose(c, path, plen) == -1)
 		r->reset = 1;		/* out of memory: drop the request */
+	if (p->endless_headers > 0)
+		body_endless(r, (int)p->endless_headers);
 	if (r->status == 204 || r->status == 304)
 		r->send_body = r->send_cl = r->chunked = 0;
 	if (strcmp(c->req.method, "HEAD") == 0)
@@ -1832,6 +2129,22 @@ route(struct conn *c)
  * timer for drip=.
  */
 
+/* Bytes [off, off + n) of an endless repetition of rep into dst. */
+static void
+pattern_gen(const char *rep, size_t replen, uint64_t off, char *dst,
+    size_t n)
+{
+	size_t	 i = (size_t)(off % replen), k;
+
+	while (n > 0) {
+		k = replen - i < n ? replen - i : n;
+		memcpy(dst, rep + i, k);
+		dst += k;
+		n -= k;
+		i = 0;
+	}
+}
+
 /* Copies body bytes [off, off + n) of r into dst. */
 static void
 body_gen(const struct resp *r, char *dst, uint64_t off, size_t n)
@@ -1849,7 +2162,10 @@ body_gen(const struct resp *r, char *dst, uint64_t off, size_t n)
 	if (n > 0 && off < r->bhlen + r->nfill) {
 		k = r->bhlen + r->nfill - off < n ?
 		    (size_t)(r->bhlen + r->nfill - off) : n;
-		memset(dst, r->fill, k);
+		if (r->rep == NULL)
+			memset(dst, r->fill, k);
+		else
+			pattern_gen(r->rep, r->replen, off - r->bhlen, dst, k);
 		dst += k;
 		off += k;
 		n -= k;
@@ -1934,7 +2250,11 @@ resp_headers(struct conn *c)
 	    r->status, reason(r->status));
 	if (r->send_cl && r->ctype != NULL)
 		rc |= buf_printf(o, "Content-Type: %s\r\n", r->ctype);
-	if (r->chunked)
+	if (r->gzip && r->send_cl)
+		rc |= buf_str(o, "Content-Encoding: gzip\r\n");
+	if (r->endless)
+		;			/* no framing: the head never ends */
+	else if (r->chunked)
 		rc |= buf_str(o, "Transfer-Encoding: chunked\r\n");
 	else if (r->send_cl)
 		rc |= buf_printf(o, "Content-Length: %llu\r\n",
@@ -1967,7 +2287,8 @@ resp_headers(struct conn *c)
 		rc |= buf_str(o, "Connection: close\r\n");
 	else if (c->req.minor == 0)
 		rc |= buf_str(o, "Connection: keep-alive\r\n");
-	rc |= buf_str(o, "\r\n");
+	if (!r->endless)
+		rc |= buf_str(o, "\r\n");
 	return (rc != 0 ? -1 : 0);
 }
 
@@ -2551,6 +2872,7 @@ main(int argc, char *argv[])
 	int		 ch, bound;
 
 	memset(&s, 0, sizeof(s));
+	crc_init();
 	while ((ch = getopt(argc, argv, "a:hk:l:P:p:qv")) != -1) {
 		switch (ch) {
 		case 'a':
