@@ -399,10 +399,13 @@ session_close(struct session *s, const char *why)
 }
 
 /*
- * Every CONTROL_SWEEP seconds while there are sessions: drop those whose
- * output has not moved for CONTROL_STALL seconds.  The hard limit alone
- * does not catch a watcher that never reads: its progress coalesces, so
- * its queue stays small.
+ * Every CONTROL_SWEEP seconds while there are sessions: drop watchers
+ * whose output has not moved for CONTROL_STALL seconds (the hard limit
+ * alone does not catch a watcher that never reads: its progress
+ * coalesces, so its queue stays small).  Other clients with stalled
+ * output are dropped only while connections wait for a slot: a long
+ * `fetchctl results | less` holds a bounded buffer (the pump stops at the
+ * low mark) and is cut off only when its slot is needed.
  */
 static void
 sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -411,7 +414,8 @@ sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_tstamp	 now = ev_now(loop);
 
 	TAILQ_FOREACH_SAFE(s, &C.sessions, entry, next) {
-		if (s->queued == 0 || now - s->wsince < CONTROL_STALL)
+		if (s->queued == 0 || now - s->wsince < CONTROL_STALL ||
+		    (!s->watching && !C.waiting))
 			continue;
 		log_notice("control: client %u (pid %ld, uid %ld) has not "
 		    "read its output for %.0fs (%zu bytes queued); closing "

@@ -7,6 +7,8 @@
 # with a notice.  Meanwhile `fetchctl status` keeps answering, the daemon's
 # RSS stays bounded, and the run completes with every result.  What the
 # watcher finally reads is whole JSON lines up to the point it was cut.
+# A `results` client that stops reading at the same time (a pager) is not a
+# watcher: with slots free it is left alone and later reads every line.
 . "$(dirname "$0")/../lib.sh"
 t_init hostile_watch
 asan=0
@@ -41,7 +43,36 @@ assert ev.get("reply") == 1 and ev.get("started") == 1, ev
 assert "finished" not in ev, ev	# queued behind, dropped with the client
 print(f"watcher: {len(data)} bytes, events {ev}, cut line {len(tail)} bytes")
 PY
+cat > "$T/r.py" <<'PY'
+import json, os, socket, time
+T = os.environ["T"]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(os.environ["FETCHD_SOCKET"])
+s.sendall(b'{"v":1,"id":1,"cmd":"results","job":"big"}\n')
+open(T + "/results.ready", "w").close()
+while not os.path.exists(T + "/watch.read"):	# a pager that waits
+    time.sleep(0.2)
+s.settimeout(60)
+data = b""
+while not data.endswith(b"\n") or data.count(b"\n") < 3002:
+    d = s.recv(1 << 20)
+    assert d, f"connection closed after {len(data)} bytes"
+    data += d
+lines = [json.loads(l) for l in data.split(b"\n")[:-1]]
+n = sum(1 for o in lines if "record" in o)
+assert lines[-1].get("end") and lines[-1]["count"] == 3000, lines[-1]
+assert n == 3000, n
+print(f"results reader: {n} records after stalling")
+PY
 export T FETCHD_SOCKET
+pad=$(printf '%01500d' 0)
+printf '[job big]\nurl = %s/b/[1-3000]?pad=%s\nconcurrency = 100\nper-host = 100\n' \
+    "$UP" "$pad" > "$T/big.conf"
+t_ctl submit --wait "$T/big.conf" > /dev/null || t_fail "submit big"
+"$T_PYTHON" "$T/r.py" > "$T/results.out" 2>&1 &
+rpid=$!
+t_track "$rpid" results-reader
+t_wait_until "[ -e '$T/results.ready' ]" 10 || t_fail "reader: $(cat "$T/results.out")"
 "$T_PYTHON" "$T/w.py" > "$T/watch.out" 2>&1 &
 wpid=$!
 t_track "$wpid" watcher
@@ -69,10 +100,15 @@ echo "hostile_watch: $n status replies while the watcher stalled;" \
 grep -q 'does not read its replies' "$T/fetchd.log" &&
     t_fail "the hard limit tripped: progress did not coalesce"
 
+t_assert_eq 1 "$(grep -c 'has not read its output' "$T/fetchd.log")" \
+    "stalled clients dropped (the watcher only)"
 touch "$T/watch.read"
 wait "$wpid" || t_fail "watcher: $(cat "$T/watch.out")"
 t_untrack "$wpid"
 cat "$T/watch.out"
+wait "$rpid" || t_fail "results reader: $(cat "$T/results.out")"
+t_untrack "$rpid"
+cat "$T/results.out"
 
 t_wait_until "t_ctl --json status w | grep -q '\"state\":\"done\"'" 120 ||
     t_fail "run w did not finish (done): $(t_ctl status w 2>&1)"
