@@ -263,7 +263,11 @@ fetch_write_cb(char *p, size_t size, size_t n, void *arg)
 	return (len);
 }
 
-/* Copy a header's value, trimmed, truncated to the buffer. */
+/*
+ * Copy a header's value, trimmed, truncated to the buffer.  A value with a
+ * CR, LF or NUL inside is dropped: ETag and Last-Modified go back out as
+ * request headers (conditional), where a CR would split the header.
+ */
 static void
 header_value(const char *v, size_t vl, char *out, size_t len)
 {
@@ -272,6 +276,9 @@ header_value(const char *v, size_t vl, char *out, size_t len)
 	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
 	    v[vl - 1] == ' '))
 		vl--;
+	if (memchr(v, '\r', vl) != NULL || memchr(v, '\n', vl) != NULL ||
+	    memchr(v, '\0', vl) != NULL)
+		vl = 0;
 	if (vl >= len)
 		vl = len - 1;
 	memcpy(out, v, vl);
@@ -280,9 +287,9 @@ header_value(const char *v, size_t vl, char *out, size_t len)
 
 /*
  * Keep Retry-After, ETag and Last-Modified of the final response (reset at
- * each status line).
+ * each status line).  Not static: tests/fuzz/fuzz_headers.c calls it.
  */
-static size_t
+size_t
 fetch_header_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer	*x = arg;
