@@ -10,7 +10,7 @@
  * NUL-terminated inside their buffers, trimmed in front, and carry no CR or LF (they
  * go back out as If-None-Match / If-Modified-Since request headers); a
  * status line clears them; a parsed Retry-After is -1 or a delay in
- * [0, 8000 years]; the retry delay stays within [0, backoff-max].
+ * [0, 365 days]; the retry delay stays within [0, backoff-max].
  */
 #include "config.h"
 
@@ -22,7 +22,8 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define MAX_DELAY	(8000LL * 366 * 86400 * USEC_PER_SEC)
+/* Both forms are capped at a year. */
+#define MAX_DELAY	(365LL * 86400 * USEC_PER_SEC)
 
 static void
 check_value(const char *v, size_t size)
