@@ -256,6 +256,7 @@ t_valgrind_setup()
 	sd_notify)	why="it times watchdog pings (200 ms apart, +-100 ms)" ;;
 	sd_socket)	why="it checks the image systemd-socket-activate exec'd" ;;
 	cli)		why="it cancels a 400-URL run it expects still running" ;;
+	limits)		why="it races a small job against a 400-URL one" ;;
 	politeness|policy|periodic)
 			why="its outcome depends on rates, deadlines or periods" ;;
 	esac
