@@ -158,8 +158,8 @@ lex_number_end(struct lex *l)
  * whitespace, ',', ']' or '}' may end a number: json-c fed byte by byte
  * takes "[0-1]" for [0].
  */
-#define N_BAD	-1
-#define N_END	-2
+#define N_BAD	(-1)
+#define N_END	(-2)
 static const signed char numtab[][6] = {
 	/*            0        1-9      .        eE       +-       ws , ] } */
 	[L_MINUS] = { L_ZERO,  L_INT,   N_BAD,   N_BAD,   N_BAD,   N_BAD },

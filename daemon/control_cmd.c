@@ -1371,7 +1371,7 @@ om_sample(struct buf *b, const char *name, const struct run *r,
 	buf_printf(b, "%s{job=\"", name);
 	om_label(b, r->job->name);
 	buf_printf(b, "\",run=\"%u\"", r->number);
-	if (lk != NULL) {
+	if (lk != NULL && lv != NULL) {
 		buf_printf(b, ",%s=\"", lk);
 		om_label(b, lv);
 		buf_addc(b, '"');

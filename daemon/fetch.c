@@ -292,7 +292,11 @@ fetch_write_cb(char *p, size_t size, size_t n, void *arg)
 	return (len);
 }
 
-/* Copy a header's value, trimmed, truncated to the buffer. */
+/*
+ * Copy a header's value, trimmed, truncated to the buffer.  A value with a
+ * CR, LF or NUL inside is dropped: ETag and Last-Modified go back out as
+ * request headers (conditional), where a CR would split the header.
+ */
 static void
 header_value(const char *v, size_t vl, char *out, size_t len)
 {
@@ -301,6 +305,9 @@ header_value(const char *v, size_t vl, char *out, size_t len)
 	while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
 	    v[vl - 1] == ' '))
 		vl--;
+	if (memchr(v, '\r', vl) != NULL || memchr(v, '\n', vl) != NULL ||
+	    memchr(v, '\0', vl) != NULL)
+		vl = 0;
 	if (vl >= len)
 		vl = len - 1;
 	memcpy(out, v, vl);
@@ -357,9 +364,10 @@ fetch_redirect_refused(struct xfer *x, const char *v, size_t vl)
  * each status line); stop before a redirect that would carry a secret
  * header to another origin.  Header bytes over all responses (1xx,
  * redirects) are capped: an endless head fails with too-large, whatever
- * curl's own limit is.
+ * curl's own limit is.  Not
+ * static: tests/fuzz/fuzz_headers.c calls it.
  */
-static size_t
+size_t
 fetch_header_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct xfer	*x = arg;

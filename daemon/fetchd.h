@@ -291,6 +291,8 @@ void	 fetch_cancel(struct xfer *);	/* done() is not called */
 void	 fetch_cleanup(struct xfer *);	/* free the easy handle */
 void	 fetch_set_admit(void (*)(void));
 const char *fetch_version(void);
+/* curl's header callback (arg: the xfer), pure; for the header fuzzer. */
+size_t	 fetch_header_cb(char *, size_t, size_t, void *);
 
 /*
  * body.c: one response body, fed as it arrives (json-c incremental

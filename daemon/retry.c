@@ -77,7 +77,8 @@ retry_covers(unsigned retry_on, enum fclass c, int status)
 
 /*
  * Retry-After as a delay in usec from now_wall (seconds since the epoch):
- * delta-seconds or an IMF-fixdate.  -1 when absent or unparseable.
+ * delta-seconds or an IMF-fixdate, either capped at a year.  -1 when
+ * absent or unparseable.
  */
 int64_t
 retry_after_parse(const char *v, time_t now_wall)
@@ -105,6 +106,8 @@ retry_after_parse(const char *v, time_t now_wall)
 		return (-1);
 	if (t <= now_wall)
 		return (0);
+	if (t - now_wall > 365LL * 86400)
+		return (365LL * 86400 * USEC_PER_SEC);
 	return ((int64_t)(t - now_wall) * USEC_PER_SEC);
 }
 

@@ -32,6 +32,9 @@
 #   t_rss_kb PID            VmRSS of PID in kB
 #   t_assert_eq WANT GOT [MSG]  t_assert_match ERE STRING [MSG]
 #   t_log MSG   t_fail MSG   t_skip MSG   t_pass
+#
+# FETCHD_VALGRIND=1 (make check-valgrind) runs fetchd and fetchctl under
+# valgrind: see t_valgrind_setup below.
 
 # Sourced by another shell (automake's $(SHELL) may be dash): run the
 # whole test again under bash.  The guard runs before any bash syntax.
@@ -172,6 +175,10 @@ t_cleanup()
 	set +eu				# whatever the test script set
 	trap - EXIT INT TERM HUP
 	t_stop_all
+	if [ "${FETCHD_VALGRIND:-0}" = 1 ] && [ -d "$T/vg" ] &&
+	    ! t_valgrind_check && [ "$rc" -eq 0 ]; then
+		rc=1
+	fi
 	if [ -n "$T" ] && [ -d "$T" ]; then
 		if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 			for f in "$T"/*.log; do
@@ -222,6 +229,76 @@ t_init()
 	export XDG_RUNTIME_DIR=$T/run XDG_STATE_HOME=$T/xdg-state
 	mkdir -p "$T/run" "$T/xdg-state"
 	chmod 700 "$T/run"
+	if [ "${FETCHD_VALGRIND:-0}" = 1 ]; then
+		t_valgrind_setup
+	fi
+}
+
+# --- valgrind (make check-valgrind) ---------------------------------------
+
+# With FETCHD_VALGRIND=1, $FETCHD and $FETCHCTL become wrappers that exec
+# the real binaries under valgrind (same PID, so tracking and signals work),
+# one log per process in $T/vg/; at exit any error or definite leak in
+# those logs fails the test (t_valgrind_check).  Waits are stretched 5x.
+# Tests that cannot run under valgrind skip here, each with its reason.
+t_valgrind_setup()
+{
+	local why= b real
+
+	case $T_NAME in
+	valgrind)	why="it runs fetchd under valgrind itself" ;;
+	memory|bigglob)	why="it bounds RSS; valgrind's own memory is counted" ;;
+	crash)		why="it SIGKILLs fetchd on purpose (no exit, no leak check)" ;;
+	sd_service)	why="systemd starts a copy of the binary, not the wrapper" ;;
+	headline|status_latency)
+			why="it asserts timings valgrind is 20-50x too slow for" ;;
+	cancel)		why="it catches 10 transfers in flight at one moment" ;;
+	sd_notify)	why="it times watchdog pings (200 ms apart, +-100 ms)" ;;
+	sd_socket)	why="it checks the image systemd-socket-activate exec'd" ;;
+	cli)		why="it cancels a 400-URL run it expects still running" ;;
+	limits)		why="it races a small job against a 400-URL one" ;;
+	politeness|policy|periodic)
+			why="its outcome depends on rates, deadlines or periods" ;;
+	esac
+	[ -z "$why" ] || t_skip "not under valgrind: $why"
+	command -v valgrind >/dev/null || t_skip "valgrind is not installed"
+	ldd "$FETCHD" 2>/dev/null | grep -q libasan &&
+	    t_skip "sanitizer build: valgrind cannot run it"
+	mkdir -p "$T/vg" "$T/vgbin"
+	# permissions.sh runs fetchctl as other users: they log here too.
+	chmod 1777 "$T/vg"
+	for b in fetchd fetchctl; do
+		if [ $b = fetchd ]; then real=$FETCHD; else real=$FETCHCTL; fi
+		printf '#!/bin/sh\nexec valgrind --leak-check=full %s \\\n    %s \\\n    --log-file=%s %s "$@"\n' \
+		    "--show-leak-kinds=definite --errors-for-leak-kinds=definite" \
+		    "--error-exitcode=1 --num-callers=30" \
+		    "'$T/vg/$b.%p.log'" "'$real'" >"$T/vgbin/$b"
+		chmod +x "$T/vgbin/$b"
+	done
+	FETCHD=$T/vgbin/fetchd
+	FETCHCTL=$T/vgbin/fetchctl
+}
+
+# Every valgrind log of the test: 0 errors (definite leaks count as
+# errors).  A log without a summary is a process killed with SIGKILL.
+t_valgrind_check()
+{
+	local f n=0 bad=0 cut=0
+
+	for f in "$T"/vg/*.log; do
+		[ -e "$f" ] || continue
+		n=$((n + 1))
+		if ! grep -q 'ERROR SUMMARY:' "$f"; then
+			cut=$((cut + 1))
+		elif ! grep -q 'ERROR SUMMARY: 0 errors' "$f"; then
+			bad=$((bad + 1))
+			printf -- '--- valgrind: %s\n' "$f" >&2
+			grep -v '^==[0-9]*== *$' "$f" | head -n 80 >&2
+		fi
+	done
+	printf 'valgrind: %s: %d processes, %d with errors, %d killed\n' \
+	    "$T_NAME" "$n" "$bad" "$cut" >&2
+	[ "$bad" -eq 0 ]
 }
 
 # t_wait_until CMD SECS: runs CMD (eval'd) every 50 ms; 0 once it succeeds,
@@ -231,6 +308,7 @@ t_wait_until()
 	local cmd=$1 secs=${2:-5} end now whole
 
 	whole=${secs%.*}
+	[ "${FETCHD_VALGRIND:-0}" = 1 ] && whole=$(( (${whole:-0} + 1) * 5 ))
 	end=$(( $(date +%s%N) + ${whole:-0} * 1000000000 ))
 	case $secs in
 	*.*)	now=${secs#*.}000000000

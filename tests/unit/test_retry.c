@@ -54,6 +54,11 @@ test_retry_after(void **state)
 	assert_int_equal(retry_after_parse("Tue, 24 Nov 2026 11:00:00 GMT",
 	    now), 0);
 	assert_int_equal(retry_after_parse("yesterday", now), -1);
+	/* Both forms are capped at a year (fuzz_headers found the date not). */
+	assert_int_equal(retry_after_parse("99999999", now),
+	    365LL * 86400 * USEC_PER_SEC);
+	assert_int_equal(retry_after_parse("Sun, 18 Nov 9990 08:49:03 GMT",
+	    now), 365LL * 86400 * USEC_PER_SEC);
 }
 
 static void
