@@ -534,6 +534,32 @@ test_extract(void **state)
 	buf_free(&out);
 }
 
+/*
+ * A tokener reused after a body cut short inside a surrogate pair must not
+ * join its half to the next body's (json-c 0.16 keeps it across a reset).
+ */
+static void
+test_extract_reuse(void **state)
+{
+	struct buf	 out;
+	char		*cause;
+	int		 i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(extract("", "\"\\ud83d", &cause, &out), -1);
+		free(cause);
+		buf_free(&out);
+		assert_int_equal(extract("", "[\"\\ud83d\\x\"]", &cause, &out),
+		    -1);
+		free(cause);
+		buf_free(&out);
+	}
+	assert_int_equal(extract("", "\"\\ude00\"", &cause, &out), 0);
+	assert_string_equal(out.data, ",\"body\":\"\xef\xbf\xbd\"");
+	buf_free(&out);
+}
+
 static void
 test_max(void **state)
 {
@@ -1019,6 +1045,7 @@ main(void)
 		cmocka_unit_test(test_binary),
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_extract),
+		cmocka_unit_test(test_extract_reuse),
 		cmocka_unit_test(test_max),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_record),
