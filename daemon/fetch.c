@@ -24,10 +24,21 @@
 
 #define POOL_MAX	1024		/* idle easy handles kept for reuse */
 
+#define POOL_SCAN	8		/* pooled handles looked at for a match */
+
 /* One socket libcurl watches; the ev_io is first so a watcher casts back. */
 struct fsock {
 	ev_io		 io;
 	curl_socket_t	 fd;
+};
+
+/*
+ * An idle easy handle keeps the options of its last transfer; key says
+ * which (see fetch_key()), 0 when they must not be reused.
+ */
+struct pooled {
+	CURL		*e;
+	uint64_t	 key;
 };
 
 static struct {
@@ -35,8 +46,10 @@ static struct {
 	CURLM		*multi;
 	ev_timer	 timer;
 	void		(*admit)(void);
-	CURL		*pool[POOL_MAX];
+	struct pooled	 pool[POOL_MAX];
 	unsigned	 npool;
+	char		*ua;		/* the user agent last seen */
+	uint64_t	 ua_epoch;	/* bumped when it changes */
 	int		 running;
 	int		 draining;
 } F;
@@ -317,44 +330,25 @@ conditional_header(struct curl_slist **hdrs, const char *name,
 	return (0);
 }
 
-/* Apply the request shape of the job. */
-static int
-fetch_setup_request(CURL *e, struct xfer *x, struct curl_slist **hdrs)
-{
-	const struct jobdef	*d = x->def;
-	size_t			 i;
-	struct curl_slist	*l;
-
-	for (i = 0; i < d->headers.n; i++) {
-		if ((l = curl_slist_append(*hdrs, d->headers.v[i])) == NULL)
-			return (-1);
-		*hdrs = l;
-	}
-	if (conditional_header(hdrs, "If-None-Match", x->if_none_match) ==
-	    -1 || conditional_header(hdrs, "If-Modified-Since",
-	    x->if_modified_since) == -1)
-		return (-1);
-	if (*hdrs != NULL)
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
-	if (strcmp(d->method, "HEAD") == 0)
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	else if (strcmp(d->method, "GET") != 0)
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, d->method);
-	if (x->reqbody != NULL) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)x->reqbody_len);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->reqbody);
-	}
-	return (0);
-}
-
-/* Timeouts, limits, TLS and protocol options of one transfer. */
+/*
+ * The options that come from the job definition (and the user agent):
+ * set when a handle is new or was last used for another definition.
+ */
 static void
-fetch_setup_limits(CURL *e, struct xfer *x)
+fetch_setup_def(CURL *e, const struct xfer *x)
 {
 	const struct jobdef	*d = x->def;
 	long			 stall;
 
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
+	if (x->user_agent != NULL)
+		curl_easy_setopt(e, CURLOPT_USERAGENT, x->user_agent);
+	if (strcmp(d->method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else if (strcmp(d->method, "GET") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, d->method);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(d->connect_timeout / USEC_PER_MSEC));
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
@@ -381,29 +375,99 @@ fetch_setup_limits(CURL *e, struct xfer *x)
 		curl_easy_setopt(e, CURLOPT_PROXY, d->proxy);
 	if (d->compressed)
 		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	if (!d->http2)
-		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-		    CURL_HTTP_VERSION_1_1);
-	else {
-		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-		    CURL_HTTP_VERSION_2TLS);
-		/*
-		 * Wait for a connection that may multiplex only where
-		 * HTTP/2 is possible (https with ALPN): for plain HTTP/1.1
-		 * it would delay the first wave by a round trip (STYLE
-		 * pitfall 16).
-		 */
-		if (strncasecmp(x->url, "https:", 6) == 0)
-			curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-	}
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, d->http2 ?
+	    CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
 }
 
-static CURL *
-fetch_easy_get(void)
+/*
+ * The options of this transfer, set every time: where its data goes, its
+ * URL, its header list (the job's headers and this URL's validators; none
+ * is a NULL list, so a validator never carries over to the next transfer
+ * on the handle), its request body.
+ */
+static int
+fetch_setup_xfer(CURL *e, struct xfer *x, struct curl_slist **hdrs)
 {
-	if (F.npool > 0)
-		return (F.pool[--F.npool]);
-	return (curl_easy_init());
+	const struct jobdef	*d = x->def;
+	size_t			 i;
+	struct curl_slist	*l;
+
+	curl_easy_setopt(e, CURLOPT_URL, x->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->detail);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	for (i = 0; i < d->headers.n; i++) {
+		if ((l = curl_slist_append(*hdrs, d->headers.v[i])) == NULL)
+			return (-1);
+		*hdrs = l;
+	}
+	if (conditional_header(hdrs, "If-None-Match", x->if_none_match) ==
+	    -1 || conditional_header(hdrs, "If-Modified-Since",
+	    x->if_modified_since) == -1)
+		return (-1);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
+	if (x->reqbody != NULL) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)x->reqbody_len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->reqbody);
+	}
+	/*
+	 * Wait for a connection that may multiplex only where HTTP/2 is
+	 * possible (https with ALPN): for plain HTTP/1.1 it would delay the
+	 * first wave by a round trip (STYLE pitfall 16).
+	 */
+	if (d->http2)
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT,
+		    strncasecmp(x->url, "https:", 6) == 0 ? 1L : 0L);
+	return (0);
+}
+
+/*
+ * Which options a transfer needs beyond its own: those of its job
+ * definition (x->shape, 0 for "do not reuse"), the user agent, and
+ * whether a body is sent (POSTFIELDS turns a request into a POST).
+ */
+static uint64_t
+fetch_key(const struct xfer *x)
+{
+	const char	*ua = x->user_agent != NULL ? x->user_agent : "";
+
+	if (x->shape == 0)
+		return (0);
+	if (F.ua == NULL || strcmp(F.ua, ua) != 0) {
+		free(F.ua);
+		F.ua = xstrdup(ua);
+		F.ua_epoch++;
+	}
+	return (x->shape << 21 | (F.ua_epoch & 0xfffff) << 1 |
+	    (x->reqbody != NULL));
+}
+
+/*
+ * A handle for a transfer that needs key: preferably an idle one that has
+ * those options already (*same = 1); else one reset, or a new one.
+ */
+static CURL *
+fetch_easy_get(uint64_t key, int *same)
+{
+	struct pooled	 p;
+	unsigned	 i;
+
+	*same = 0;
+	if (F.npool == 0)
+		return (curl_easy_init());
+	for (i = F.npool; key != 0 && i > 0 && F.npool - i < POOL_SCAN; i--)
+		if (F.pool[i - 1].key == key) {
+			p = F.pool[i - 1];
+			F.pool[i - 1] = F.pool[F.npool - 1];
+			F.npool--;
+			*same = 1;
+			return (p.e);
+		}
+	p = F.pool[--F.npool];
+	curl_easy_reset(p.e);
+	return (p.e);
 }
 
 /* Start one transfer: 0, or -1 with *cause. */
@@ -413,6 +477,8 @@ fetch_start(struct xfer *x, char **cause)
 	CURL			*e;
 	struct curl_slist	*hdrs = NULL;
 	CURLMcode		 rc;
+	uint64_t		 key = fetch_key(x);
+	int			 same;
 
 	x->status = 0;
 	x->fclass = FC_NONE;
@@ -420,28 +486,20 @@ fetch_start(struct xfer *x, char **cause)
 	x->etag[0] = x->last_modified[0] = '\0';
 	x->bytes = 0;
 	x->t_dns = x->t_connect = x->t_tls = x->t_ttfb = x->t_total = 0;
-	if ((e = fetch_easy_get()) == NULL) {
+	if ((e = fetch_easy_get(key, &same)) == NULL) {
 		*cause = xstrdup("curl_easy_init failed");
 		return (-1);
 	}
-	curl_easy_setopt(e, CURLOPT_URL, x->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->detail);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	if (x->user_agent != NULL)
-		curl_easy_setopt(e, CURLOPT_USERAGENT, x->user_agent);
-	fetch_setup_limits(e, x);
-	if (fetch_setup_request(e, x, &hdrs) == -1) {
+	if (!same)
+		fetch_setup_def(e, x);
+	if (fetch_setup_xfer(e, x, &hdrs) == -1) {
 		curl_slist_free_all(hdrs);
 		curl_easy_cleanup(e);
 		*cause = xstrdup("out of memory building headers");
 		return (-1);
 	}
 	x->easy = e;
+	x->easy_key = key;
 	x->headers = hdrs;
 	if ((rc = curl_multi_add_handle(F.multi, e)) != CURLM_OK) {
 		xasprintf(cause, "curl_multi_add_handle: %s",
@@ -452,7 +510,10 @@ fetch_start(struct xfer *x, char **cause)
 	return (0);
 }
 
-/* Return a finished or cancelled transfer's handle to the pool. */
+/*
+ * Return a finished or cancelled transfer's handle to the pool, with its
+ * options: the next transfer of the same key sets only its own.
+ */
 void
 fetch_cleanup(struct xfer *x)
 {
@@ -464,8 +525,9 @@ fetch_cleanup(struct xfer *x)
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
 	if (F.npool < POOL_MAX) {
-		curl_easy_reset(e);
-		F.pool[F.npool++] = e;
+		F.pool[F.npool].e = e;
+		F.pool[F.npool].key = x->easy_key;
+		F.npool++;
 	} else
 		curl_easy_cleanup(e);
 }
@@ -538,7 +600,9 @@ fetch_free(void)
 	if (F.multi == NULL)
 		return;
 	while (F.npool > 0)
-		curl_easy_cleanup(F.pool[--F.npool]);
+		curl_easy_cleanup(F.pool[--F.npool].e);
+	free(F.ua);
+	F.ua = NULL;
 	curl_multi_cleanup(F.multi);
 	F.multi = NULL;
 	ev_timer_stop(F.loop, &F.timer);

@@ -250,6 +250,11 @@ struct xfer {
 	size_t			 reqbody_len;
 	const char		*if_none_match;	/* conditional: or NULL */
 	const char		*if_modified_since;
+	/*
+	 * Transfers with the same non-zero shape have the same jobdef
+	 * options (a pooled handle keeps them); 0 = set them every time.
+	 */
+	uint64_t		 shape;
 	void			*arg;
 	/* Body bytes as they arrive; return -1 to abort with FC_TOO_LARGE. */
 	int			(*on_data)(struct xfer *, const char *, size_t);
@@ -258,6 +263,7 @@ struct xfer {
 
 	/* Filled by fetch.c. */
 	void			*easy;
+	uint64_t		 easy_key;	/* the options it has */
 	void			*headers;	/* fetch.c's header list */
 	int			 status;	/* HTTP status, 0 if none */
 	enum fclass		 fclass;	/* FC_NONE on transport success */

@@ -63,6 +63,7 @@ struct host {
 struct defhold {
 	struct jobdef	*def;
 	unsigned	 refs;
+	uint64_t	 shape;		/* for struct xfer, unique */
 };
 
 enum item_state {
@@ -586,10 +587,12 @@ hosts_free(void)
 static struct defhold *
 hold_new(struct jobdef *def)
 {
+	static uint64_t	 shapes;
 	struct defhold	*h = xcalloc(1, sizeof(*h));
 
 	h->def = def;
 	h->refs = 1;
+	h->shape = ++shapes;
 	return (h);
 }
 
@@ -926,6 +929,7 @@ item_start(struct item *it)
 	memset(&it->x, 0, sizeof(it->x));
 	it->x.url = it->url;
 	it->x.def = p->hold->def;
+	it->x.shape = p->hold->shape;
 	it->x.user_agent = J.dc->user_agent;
 	it->x.reqbody = p->reqbody;
 	it->x.reqbody_len = p->reqbody_len;
