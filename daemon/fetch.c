@@ -33,12 +33,15 @@ struct fsock {
 };
 
 /*
- * An idle easy handle keeps the options of its last transfer; key says
- * which (see fetch_key()), 0 when they must not be reused.
+ * An easy handle.  Idle in the pool it keeps the options of its last
+ * transfer; key says which (see fetch_key()), 0 when they must not be
+ * reused.  base is the header list of those options: the job's headers
+ * and Accept-Encoding.
  */
-struct pooled {
-	CURL		*e;
-	uint64_t	 key;
+struct fhandle {
+	CURL			*e;
+	uint64_t		 key;
+	struct curl_slist	*base;
 };
 
 static struct {
@@ -46,8 +49,9 @@ static struct {
 	CURLM		*multi;
 	ev_timer	 timer;
 	void		(*admit)(void);
-	struct pooled	 pool[POOL_MAX];
+	struct fhandle	*pool[POOL_MAX];
 	unsigned	 npool;
+	char		*ae;		/* Accept-Encoding: what libcurl decodes */
 	char		*ua;		/* the user agent last seen */
 	uint64_t	 ua_epoch;	/* bumped when it changes */
 	int		 running;
@@ -333,13 +337,35 @@ conditional_header(struct curl_slist **hdrs, const char *name,
 /*
  * The options that come from the job definition (and the user agent):
  * set when a handle is new or was last used for another definition.
+ * compressed = yes asks libcurl to decode every encoding it knows, and
+ * sends the Accept-Encoding header for them in the header list: libcurl
+ * would format its own for every request.  A job's own Accept-Encoding
+ * header wins, as it would over libcurl's.
  */
-static void
-fetch_setup_def(CURL *e, const struct xfer *x)
+static int
+fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 {
 	const struct jobdef	*d = x->def;
+	CURL			*e = fh->e;
+	size_t			 i;
 	long			 stall;
+	int			 ae = d->compressed && F.ae != NULL;
+	struct curl_slist	*l;
 
+	curl_slist_free_all(fh->base);
+	fh->base = NULL;
+	for (i = 0; i < d->headers.n; i++) {
+		if (strncasecmp(d->headers.v[i], "Accept-Encoding:", 16) == 0)
+			ae = 0;
+		if ((l = curl_slist_append(fh->base, d->headers.v[i])) == NULL)
+			return (-1);
+		fh->base = l;
+	}
+	if (ae) {
+		if ((l = curl_slist_append(fh->base, F.ae)) == NULL)
+			return (-1);
+		fh->base = l;
+	}
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
@@ -377,36 +403,41 @@ fetch_setup_def(CURL *e, const struct xfer *x)
 		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, d->http2 ?
 	    CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+	return (0);
 }
 
 /*
  * The options of this transfer, set every time: where its data goes, its
- * URL, its header list (the job's headers and this URL's validators; none
- * is a NULL list, so a validator never carries over to the next transfer
- * on the handle), its request body.
+ * URL, its header list, its request body.  The header list is the
+ * handle's base list, or with this URL's validators a copy of it that the
+ * transfer owns; it is set every time, so a validator never carries over
+ * to the next transfer on the handle.
  */
 static int
-fetch_setup_xfer(CURL *e, struct xfer *x, struct curl_slist **hdrs)
+fetch_setup_xfer(struct fhandle *fh, struct xfer *x)
 {
-	const struct jobdef	*d = x->def;
-	size_t			 i;
-	struct curl_slist	*l;
+	CURL			*e = fh->e;
+	struct curl_slist	*hdrs = NULL, *l, *b;
 
 	curl_easy_setopt(e, CURLOPT_URL, x->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->detail);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	for (i = 0; i < d->headers.n; i++) {
-		if ((l = curl_slist_append(*hdrs, d->headers.v[i])) == NULL)
-			return (-1);
-		*hdrs = l;
+	if (x->if_none_match != NULL || x->if_modified_since != NULL) {
+		for (b = fh->base; b != NULL; b = b->next) {
+			if ((l = curl_slist_append(hdrs, b->data)) == NULL)
+				goto fail;
+			hdrs = l;
+		}
+		if (conditional_header(&hdrs, "If-None-Match",
+		    x->if_none_match) == -1 || conditional_header(&hdrs,
+		    "If-Modified-Since", x->if_modified_since) == -1)
+			goto fail;
 	}
-	if (conditional_header(hdrs, "If-None-Match", x->if_none_match) ==
-	    -1 || conditional_header(hdrs, "If-Modified-Since",
-	    x->if_modified_since) == -1)
-		return (-1);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
+	x->headers = hdrs;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs != NULL ? hdrs :
+	    fh->base);
 	if (x->reqbody != NULL) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)x->reqbody_len);
@@ -417,10 +448,13 @@ fetch_setup_xfer(CURL *e, struct xfer *x, struct curl_slist **hdrs)
 	 * possible (https with ALPN): for plain HTTP/1.1 it would delay the
 	 * first wave by a round trip (STYLE pitfall 16).
 	 */
-	if (d->http2)
+	if (x->def->http2)
 		curl_easy_setopt(e, CURLOPT_PIPEWAIT,
 		    strncasecmp(x->url, "https:", 6) == 0 ? 1L : 0L);
 	return (0);
+fail:
+	curl_slist_free_all(hdrs);
+	return (-1);
 }
 
 /*
@@ -444,41 +478,55 @@ fetch_key(const struct xfer *x)
 	    (x->reqbody != NULL));
 }
 
+static void
+fetch_handle_free(struct fhandle *fh)
+{
+	curl_easy_cleanup(fh->e);
+	curl_slist_free_all(fh->base);
+	free(fh);
+}
+
 /*
  * A handle for a transfer that needs key: preferably an idle one that has
  * those options already (*same = 1); else one reset, or a new one.
  */
-static CURL *
-fetch_easy_get(uint64_t key, int *same)
+static struct fhandle *
+fetch_handle_get(uint64_t key, int *same)
 {
-	struct pooled	 p;
+	struct fhandle	*fh;
 	unsigned	 i;
 
 	*same = 0;
-	if (F.npool == 0)
-		return (curl_easy_init());
+	if (F.npool == 0) {
+		fh = xcalloc(1, sizeof(*fh));
+		if ((fh->e = curl_easy_init()) == NULL) {
+			free(fh);
+			return (NULL);
+		}
+		return (fh);
+	}
 	for (i = F.npool; key != 0 && i > 0 && F.npool - i < POOL_SCAN; i--)
-		if (F.pool[i - 1].key == key) {
-			p = F.pool[i - 1];
+		if (F.pool[i - 1]->key == key) {
+			fh = F.pool[i - 1];
 			F.pool[i - 1] = F.pool[F.npool - 1];
 			F.npool--;
 			*same = 1;
-			return (p.e);
+			return (fh);
 		}
-	p = F.pool[--F.npool];
-	curl_easy_reset(p.e);
-	return (p.e);
+	fh = F.pool[--F.npool];
+	curl_easy_reset(fh->e);
+	fh->key = 0;
+	return (fh);
 }
 
 /* Start one transfer: 0, or -1 with *cause. */
 int
 fetch_start(struct xfer *x, char **cause)
 {
-	CURL			*e;
-	struct curl_slist	*hdrs = NULL;
-	CURLMcode		 rc;
-	uint64_t		 key = fetch_key(x);
-	int			 same;
+	struct fhandle	*fh;
+	CURLMcode	 rc;
+	uint64_t	 key = fetch_key(x);
+	int		 same;
 
 	x->status = 0;
 	x->fclass = FC_NONE;
@@ -486,22 +534,20 @@ fetch_start(struct xfer *x, char **cause)
 	x->etag[0] = x->last_modified[0] = '\0';
 	x->bytes = 0;
 	x->t_dns = x->t_connect = x->t_tls = x->t_ttfb = x->t_total = 0;
-	if ((e = fetch_easy_get(key, &same)) == NULL) {
+	x->headers = NULL;
+	if ((fh = fetch_handle_get(key, &same)) == NULL) {
 		*cause = xstrdup("curl_easy_init failed");
 		return (-1);
 	}
-	if (!same)
-		fetch_setup_def(e, x);
-	if (fetch_setup_xfer(e, x, &hdrs) == -1) {
-		curl_slist_free_all(hdrs);
-		curl_easy_cleanup(e);
+	if ((!same && fetch_setup_def(fh, x) == -1) ||
+	    fetch_setup_xfer(fh, x) == -1) {
+		fetch_handle_free(fh);
 		*cause = xstrdup("out of memory building headers");
 		return (-1);
 	}
-	x->easy = e;
-	x->easy_key = key;
-	x->headers = hdrs;
-	if ((rc = curl_multi_add_handle(F.multi, e)) != CURLM_OK) {
+	fh->key = key;
+	x->easy = fh;
+	if ((rc = curl_multi_add_handle(F.multi, fh->e)) != CURLM_OK) {
 		xasprintf(cause, "curl_multi_add_handle: %s",
 		    curl_multi_strerror(rc));
 		fetch_cleanup(x);
@@ -517,28 +563,28 @@ fetch_start(struct xfer *x, char **cause)
 void
 fetch_cleanup(struct xfer *x)
 {
-	CURL	*e = x->easy;
+	struct fhandle	*fh = x->easy;
 
-	if (e == NULL)
+	if (fh == NULL)
 		return;
 	x->easy = NULL;
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
-	if (F.npool < POOL_MAX) {
-		F.pool[F.npool].e = e;
-		F.pool[F.npool].key = x->easy_key;
-		F.npool++;
-	} else
-		curl_easy_cleanup(e);
+	if (F.npool < POOL_MAX)
+		F.pool[F.npool++] = fh;
+	else
+		fetch_handle_free(fh);
 }
 
 /* Stop a transfer in flight; its done() will not be called. */
 void
 fetch_cancel(struct xfer *x)
 {
-	if (x->easy == NULL)
+	struct fhandle	*fh = x->easy;
+
+	if (fh == NULL)
 		return;
-	curl_multi_remove_handle(F.multi, x->easy);
+	curl_multi_remove_handle(F.multi, fh->e);
 	fetch_cleanup(x);
 }
 
@@ -574,6 +620,10 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 	}
 	memset(&F, 0, sizeof(F));
 	F.loop = loop;
+	if (vi->features & CURL_VERSION_LIBZ)	/* libcurl's order */
+		xasprintf(&F.ae, "Accept-Encoding: deflate, gzip%s%s",
+		    vi->features & CURL_VERSION_BROTLI ? ", br" : "",
+		    vi->features & CURL_VERSION_ZSTD ? ", zstd" : "");
 	if ((F.multi = curl_multi_init()) == NULL) {
 		*cause = xstrdup("curl_multi_init failed");
 		curl_global_cleanup();
@@ -600,9 +650,11 @@ fetch_free(void)
 	if (F.multi == NULL)
 		return;
 	while (F.npool > 0)
-		curl_easy_cleanup(F.pool[--F.npool].e);
+		fetch_handle_free(F.pool[--F.npool]);
 	free(F.ua);
 	F.ua = NULL;
+	free(F.ae);
+	F.ae = NULL;
 	curl_multi_cleanup(F.multi);
 	F.multi = NULL;
 	ev_timer_stop(F.loop, &F.timer);

@@ -262,8 +262,7 @@ struct xfer {
 	void			(*done)(struct xfer *);
 
 	/* Filled by fetch.c. */
-	void			*easy;
-	uint64_t		 easy_key;	/* the options it has */
+	void			*easy;		/* fetch.c's handle */
 	void			*headers;	/* fetch.c's header list */
 	int			 status;	/* HTTP status, 0 if none */
 	enum fclass		 fclass;	/* FC_NONE on transport success */
