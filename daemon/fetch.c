@@ -13,6 +13,8 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +25,22 @@
 #include "fetchd.h"
 
 #define POOL_MAX	1024		/* idle easy handles kept for reuse */
-
 #define POOL_SCAN	8		/* pooled handles looked at for a match */
+#define BUSY_BUDGET	0.002		/* s of socket work per loop iteration */
 
-/* One socket libcurl watches; the ev_io is first so a watcher casts back. */
+/*
+ * One socket libcurl watches; the ev_io is first so a watcher casts back.
+ * A socket whose event came after this iteration's budget was spent waits
+ * in F.deferred, its watcher stopped, with the event in mask.
+ */
 struct fsock {
-	ev_io		 io;
-	curl_socket_t	 fd;
+	ev_io			 io;
+	curl_socket_t		 fd;
+	int			 mask;		/* CURL_CSELECT_*, deferred */
+	int			 deferred;
+	TAILQ_ENTRY(fsock)	 dentry;
 };
+TAILQ_HEAD(fsockq, fsock);
 
 /*
  * An easy handle.  Idle in the pool it keeps the options of its last
@@ -56,6 +66,9 @@ static struct {
 	uint64_t	 ua_epoch;	/* bumped when it changes */
 	int		 running;
 	int		 draining;
+	struct fsockq	 deferred;	/* sockets with an event to handle */
+	ev_check	 resume;	/* handles them first, each iteration */
+	ev_idle		 nowait;	/* keeps the loop from blocking meanwhile */
 } F;
 
 static void	fetch_drain(void);
@@ -90,19 +103,88 @@ fetch_timer_ev(struct ev_loop *loop, ev_timer *w, int revents)
 	fetch_action(CURL_SOCKET_TIMEOUT, 0);
 }
 
+/*
+ * Has this loop iteration done enough socket work?  One iteration handles
+ * every socket that is ready: at 500 transfers in flight that was tens of
+ * milliseconds, and a control request waited for all of it.
+ */
+static int
+fetch_busy(void)
+{
+	return (ev_time() - ev_now(F.loop) > BUSY_BUDGET);
+}
+
+/* Handle a socket's event in a later iteration (fetch_resume_ev). */
+static void
+fetch_defer(struct fsock *fs, int mask)
+{
+	ev_io_stop(F.loop, &fs->io);
+	fs->mask |= mask;
+	if (!fs->deferred) {
+		fs->deferred = 1;
+		TAILQ_INSERT_TAIL(&F.deferred, fs, dentry);
+	}
+	ev_check_start(F.loop, &F.resume);
+	ev_idle_start(F.loop, &F.nowait);
+}
+
+/*
+ * At the start of an iteration (an ev_check above the curl watchers,
+ * below the control socket's), the deferred sockets first, oldest first,
+ * at least one, within the budget.
+ */
+static void
+fetch_resume(void)
+{
+	struct fsock	*fs;
+	curl_socket_t	 fd;
+	int		 mask, n = 0;
+
+	while ((fs = TAILQ_FIRST(&F.deferred)) != NULL) {
+		if (n++ > 0 && fetch_busy())
+			return;
+		TAILQ_REMOVE(&F.deferred, fs, dentry);
+		fs->deferred = 0;
+		fd = fs->fd;
+		mask = fs->mask;
+		fs->mask = 0;
+		ev_io_start(F.loop, &fs->io);
+		fetch_action(fd, mask);		/* may free fs */
+	}
+	ev_check_stop(F.loop, &F.resume);
+	ev_idle_stop(F.loop, &F.nowait);
+}
+
+static void
+fetch_resume_ev(struct ev_loop *loop, ev_check *w, int revents)
+{
+	fetch_resume();
+}
+
+static void
+fetch_nowait_ev(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	fetch_resume();
+}
+
 static void
 fetch_io_ev(struct ev_loop *loop, ev_io *w, int revents)
 {
-	int	 mask = 0;
+	struct fsock	*fs = (struct fsock *)w;
+	int		 mask = 0;
 
-	/* Read fd before the call: the fsock may be freed inside it. */
 	if (revents & EV_READ)
 		mask |= CURL_CSELECT_IN;
 	if (revents & EV_WRITE)
 		mask |= CURL_CSELECT_OUT;
 	if (revents & EV_ERROR)
 		mask |= CURL_CSELECT_ERR;
-	fetch_action(w->fd, mask);
+	if (fetch_busy()) {
+		fetch_defer(fs, mask);
+		return;
+	}
+	/* Read fd before the call: the fsock may be freed inside it. */
+	fetch_action(fs->fd, mask);
 }
 
 /* CURLMOPT_SOCKETFUNCTION: start, change or stop the socket's watcher. */
@@ -115,6 +197,8 @@ fetch_sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 	if (what == CURL_POLL_REMOVE) {
 		if (fs != NULL) {
 			ev_io_stop(F.loop, &fs->io);
+			if (fs->deferred)
+				TAILQ_REMOVE(&F.deferred, fs, dentry);
 			curl_multi_assign(F.multi, fd, NULL);
 			free(fs);
 		}
@@ -136,6 +220,8 @@ fetch_sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 	} else {
 		ev_io_stop(F.loop, &fs->io);
 		ev_io_modify(&fs->io, events);
+		if (fs->deferred)	/* fetch_resume() starts it */
+			return (0);
 	}
 	ev_io_start(F.loop, &fs->io);
 	return (0);
@@ -630,6 +716,10 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 		return (-1);
 	}
 	ev_timer_init(&F.timer, fetch_timer_ev, 0., 0.);
+	TAILQ_INIT(&F.deferred);
+	ev_check_init(&F.resume, fetch_resume_ev);
+	ev_set_priority(&F.resume, 1);	/* control is EV_MAXPRI */
+	ev_idle_init(&F.nowait, fetch_nowait_ev);
 	curl_multi_setopt(F.multi, CURLMOPT_SOCKETFUNCTION, fetch_sock_cb);
 	curl_multi_setopt(F.multi, CURLMOPT_TIMERFUNCTION, fetch_timer_cb);
 	curl_multi_setopt(F.multi, CURLMOPT_MAXCONNECTS,
@@ -658,5 +748,7 @@ fetch_free(void)
 	curl_multi_cleanup(F.multi);
 	F.multi = NULL;
 	ev_timer_stop(F.loop, &F.timer);
+	ev_check_stop(F.loop, &F.resume);
+	ev_idle_stop(F.loop, &F.nowait);
 	curl_global_cleanup();
 }

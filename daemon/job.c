@@ -28,6 +28,7 @@
 #include "fetchd.h"
 
 #define SCAN_MAX	64	/* pending URLs looked at for a free host */
+#define ADMIT_BATCH	64	/* transfers started per job_admit() call */
 #define HOST_BUCKETS	1024
 
 /* Journal MESSAGE_IDs, one per event kind (systemd/fetchd.catalog). */
@@ -152,6 +153,7 @@ static struct {
 	int			 shutting_down;
 	unsigned		 nclosing;	/* runs flushing results */
 	ev_idle			 admit_idle;
+	ev_check		 admit_check;	/* admit_idle, when never idle */
 	ev_idle			 drain_idle;	/* reports idle after a drain */
 } J;
 
@@ -1136,13 +1138,15 @@ job_unpause(struct run *r)
 /*
  * Start transfers while there is room: one per active run in turn, so runs
  * share max-connections fairly, each within its concurrency and per-host.
+ * At most ADMIT_BATCH per call, so that one loop iteration stays short (a
+ * control request waits for it); the next batch comes in the next one.
  */
 static void
 job_admit(void)
 {
 	struct run_priv	*p, *next;
 	struct item	*it;
-	int		 progress = 1, failed;
+	int		 progress = 1, failed, n = 0;
 
 	if (J.shutting_down || J.draining)
 		return;
@@ -1151,6 +1155,10 @@ job_admit(void)
 		TAILQ_FOREACH_SAFE(p, &J.active, active, next) {
 			if (J.inflight >= J.dc->max_connections)
 				break;
+			if (n == ADMIT_BATCH) {
+				admit_soon();
+				return;
+			}
 			if (p->stop_class != FC_NONE || p->run->st.in_flight >=
 			    p->concurrency || run_held(p->run))
 				continue;
@@ -1168,6 +1176,7 @@ job_admit(void)
 			if (p->rate > 0)
 				p->tokens -= 1;
 			item_start(it);
+			n++;
 			progress = 1;
 			/* Round robin: the next slot goes to the next run. */
 			TAILQ_REMOVE(&J.active, p, active);
@@ -1176,18 +1185,36 @@ job_admit(void)
 	}
 }
 
-/* Admission after the current callback, from the loop (ev_idle). */
+/*
+ * Admission after the current callback, from the loop: when it is idle, or
+ * from an ev_check in the next iteration (a busy loop is never idle; the
+ * active ev_idle keeps it from blocking until then).
+ */
+static void
+admit_later(void)
+{
+	ev_idle_stop(J.loop, &J.admit_idle);
+	ev_check_stop(J.loop, &J.admit_check);
+	job_admit();
+}
+
 static void
 admit_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
-	ev_idle_stop(loop, w);
-	job_admit();
+	admit_later();
+}
+
+static void
+admit_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	admit_later();
 }
 
 static void
 admit_soon(void)
 {
 	ev_idle_start(J.loop, &J.admit_idle);
+	ev_check_start(J.loop, &J.admit_check);
 }
 
 /* Completions. */
@@ -2431,6 +2458,7 @@ job_init(struct ev_loop *loop, const struct daemonconf *dc)
 	TAILQ_INIT(&J.jobs);
 	TAILQ_INIT(&J.active);
 	ev_idle_init(&J.admit_idle, admit_idle_cb);
+	ev_check_init(&J.admit_check, admit_check_cb);
 	ev_idle_init(&J.drain_idle, drain_idle_cb);
 	fetch_set_admit(job_admit);
 	srand48((long)getpid() ^ (long)time(NULL));
@@ -2567,6 +2595,7 @@ job_free(void)
 		free(j);
 	}
 	ev_idle_stop(J.loop, &J.admit_idle);
+	ev_check_stop(J.loop, &J.admit_check);
 	ev_idle_stop(J.loop, &J.drain_idle);
 	hosts_free();
 }
