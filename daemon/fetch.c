@@ -62,6 +62,7 @@ static struct {
 	struct fhandle	*pool[POOL_MAX];
 	unsigned	 npool;
 	char		*ae;		/* Accept-Encoding: what libcurl decodes */
+	int		 proxy_env;	/* a proxy in the environment */
 	char		*ua;		/* the user agent last seen */
 	uint64_t	 ua_epoch;	/* bumped when it changes */
 	int		 running;
@@ -420,13 +421,37 @@ conditional_header(struct curl_slist **hdrs, const char *name,
 	return (0);
 }
 
+/* Add a line to the handle's base header list. */
+static int
+base_add(struct fhandle *fh, const char *line)
+{
+	struct curl_slist	*l;
+
+	if ((l = curl_slist_append(fh->base, line)) == NULL)
+		return (-1);
+	fh->base = l;
+	return (0);
+}
+
+/* Could this job's requests go through a proxy (CONNECT)? */
+static int
+fetch_proxied(const struct jobdef *d)
+{
+	if (d->proxy != NULL)
+		return (d->proxy[0] != '\0');
+	return (F.proxy_env);
+}
+
 /*
  * The options that come from the job definition (and the user agent):
  * set when a handle is new or was last used for another definition.
- * compressed = yes asks libcurl to decode every encoding it knows, and
- * sends the Accept-Encoding header for them in the header list: libcurl
- * would format its own for every request.  A job's own Accept-Encoding
- * header wins, as it would over libcurl's.
+ *
+ * The User-Agent and Accept-Encoding headers go into the handle's base
+ * header list, after the job's own headers (which win, as they would over
+ * libcurl's): given CURLOPT_USERAGENT or CURLOPT_ACCEPT_ENCODING, libcurl
+ * formats the header again for every request.  CURLOPT_ACCEPT_ENCODING
+ * stays set, so that libcurl decodes what it announced; CURLOPT_USERAGENT
+ * only where a proxy may be used, for the CONNECT request.
  */
 static int
 fetch_setup_def(struct fhandle *fh, const struct xfer *x)
@@ -436,26 +461,29 @@ fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 	size_t			 i;
 	long			 stall;
 	int			 ae = d->compressed && F.ae != NULL;
-	struct curl_slist	*l;
+	int			 ua = x->user_agent != NULL;
+	char			 line[512];
 
 	curl_slist_free_all(fh->base);
 	fh->base = NULL;
 	for (i = 0; i < d->headers.n; i++) {
 		if (strncasecmp(d->headers.v[i], "Accept-Encoding:", 16) == 0)
 			ae = 0;
-		if ((l = curl_slist_append(fh->base, d->headers.v[i])) == NULL)
+		if (strncasecmp(d->headers.v[i], "User-Agent:", 11) == 0)
+			ua = 0;
+		if (base_add(fh, d->headers.v[i]) == -1)
 			return (-1);
-		fh->base = l;
 	}
-	if (ae) {
-		if ((l = curl_slist_append(fh->base, F.ae)) == NULL)
-			return (-1);
-		fh->base = l;
-	}
+	if (ua && (size_t)snprintf(line, sizeof(line), "User-Agent: %s",
+	    x->user_agent) < sizeof(line) && base_add(fh, line) == -1)
+		return (-1);
+	if (ae && base_add(fh, F.ae) == -1)
+		return (-1);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
-	if (x->user_agent != NULL)
+	if (x->user_agent != NULL && (fetch_proxied(d) ||
+	    strlen(x->user_agent) >= sizeof(line) - 12))
 		curl_easy_setopt(e, CURLOPT_USERAGENT, x->user_agent);
 	if (strcmp(d->method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -706,6 +734,9 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 	}
 	memset(&F, 0, sizeof(F));
 	F.loop = loop;
+	F.proxy_env = getenv("http_proxy") != NULL ||
+	    getenv("https_proxy") != NULL || getenv("HTTPS_PROXY") != NULL ||
+	    getenv("all_proxy") != NULL || getenv("ALL_PROXY") != NULL;
 	if (vi->features & CURL_VERSION_LIBZ)	/* libcurl's order */
 		xasprintf(&F.ae, "Accept-Encoding: deflate, gzip%s%s",
 		    vi->features & CURL_VERSION_BROTLI ? ", br" : "",

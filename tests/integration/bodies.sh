@@ -48,8 +48,8 @@ PY
 
 # compressed = yes (the default): libcurl decodes a gzip body, and the
 # request carries one Accept-Encoding header (fetchd sends its own, built
-# once, instead of libcurl's); compressed = no sends none and stores what
-# comes.  A small server here gzips when asked to and says what it got.
+# once, instead of libcurl's; one User-Agent likewise; a job's own header
+# replaces either); compressed = no sends none and stores what comes.  A small server here gzips when asked to and says what it got.
 cat > "$T/gz.py" <<'PY'
 import gzip, http.server, json, signal, sys
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
@@ -57,7 +57,8 @@ class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
         ae = self.headers.get_all("Accept-Encoding") or []
-        body = json.dumps({"path": self.path, "ae": ae}).encode()
+        ua = self.headers.get_all("User-Agent") or []
+        body = json.dumps({"path": self.path, "ae": ae, "ua": ua}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         if any("gzip" in v for v in ae):
@@ -87,6 +88,12 @@ concurrency = 1
 url = $GZ/p/[1-2]
 compressed = no
 concurrency = 1
+
+[job own]
+url = $GZ/o/[1-2]
+header = User-Agent: mine/1
+header = Accept-Encoding: identity
+concurrency = 1
 CONF
 t_ctl submit "$T/gz.conf" --wait > "$T/out.gz" 2>&1 ||
     t_fail "gzip jobs: $(cat "$T/out.gz")"
@@ -98,8 +105,13 @@ for r in load("gz"):
     b = r["body"]
     assert isinstance(b, dict) and b["path"].startswith("/z/"), r
     assert len(b["ae"]) == 1 and "gzip" in b["ae"][0], r
+    assert len(b["ua"]) == 1 and b["ua"][0].startswith("fetchd/"), r
 for r in load("plain"):
     assert r["body"]["ae"] == [], r
+    assert len(r["body"]["ua"]) == 1, r
+for r in load("own"):
+    assert r["body"]["ae"] == ["identity"], r
+    assert r["body"]["ua"] == ["mine/1"], r
 PY
 t_stop "$GZ_PID" 0
 t_stop_fetchd
