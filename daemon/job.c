@@ -1335,6 +1335,18 @@ status_expected(const struct jobdef *d, int status)
 	return (0);
 }
 
+/* Copy a short name (truncated to len). */
+static void
+name_copy(char *name, size_t len, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(name, s, n);
+	name[n] = '\0';
+}
+
 /* The class of a finished attempt, with HTTP status and body checked. */
 static enum fclass
 item_outcome(struct item *it, char *name, size_t len)
@@ -1345,7 +1357,7 @@ item_outcome(struct item *it, char *name, size_t len)
 
 	if (fc == FC_NONE && x->status == 304 && it->run->p->val != NULL) {
 		it->unchanged = 1;	/* conditional: same as last run */
-		snprintf(name, len, "ok");
+		name_copy(name, len, fclass_names[FC_NONE]);
 		return (FC_NONE);
 	}
 	if (fc == FC_NONE && !status_expected(it->run->p->hold->def,
@@ -1361,7 +1373,7 @@ item_outcome(struct item *it, char *name, size_t len)
 		snprintf(x->detail, sizeof(x->detail), "HTTP status %d",
 		    x->status);
 	} else
-		snprintf(name, len, "%s", fclass_names[fc]);
+		name_copy(name, len, fclass_names[fc]);
 	return (fc);
 }
 
