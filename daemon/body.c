@@ -45,7 +45,7 @@
 
 #define BODY_MAX_DEPTH	64		/* nesting accepted as JSON */
 #define BODY_TOK_CHUNK	(1 << 30)	/* json_tokener_parse_ex takes an int */
-#define BODY_RAW_MIN	4096		/* first allocation of raw bytes */
+#define BODY_RAW_MIN	512		/* first allocation of raw bytes */
 
 enum body_kind {
 	BK_EMPTY,

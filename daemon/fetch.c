@@ -392,6 +392,12 @@ fetch_header_cb(char *p, size_t size, size_t n, void *arg)
 	struct xfer	*x = arg;
 	size_t		 len = size * n;
 
+	switch (len > 0 ? p[0] : '\0') {	/* most lines are none of these */
+	case 'H': case 'R': case 'r': case 'E': case 'e': case 'L': case 'l':
+		break;
+	default:
+		return (len);
+	}
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
 		x->retry_after[0] = x->etag[0] = x->last_modified[0] = '\0';
 	else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
