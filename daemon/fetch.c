@@ -26,12 +26,14 @@
 
 #define POOL_MAX	1024		/* idle easy handles kept for reuse */
 #define POOL_SCAN	8		/* pooled handles looked at for a match */
-#define BUSY_BUDGET	0.002		/* s of socket work per loop iteration */
+#define BUSY_CHECK	0.001		/* s of socket work between yield checks */
 
 /*
  * One socket libcurl watches; the ev_io is first so a watcher casts back.
- * A socket whose event came after this iteration's budget was spent waits
- * in F.deferred, its watcher stopped, with the event in mask.
+ * A socket whose event came after the iteration was cut short waits in
+ * F.deferred with the event in mask (see fetch_busy()).  Its watcher stays
+ * active (no epoll_ctl back and forth); what it reports meanwhile joins
+ * the mask.
  */
 struct fsock {
 	ev_io			 io;
@@ -59,6 +61,10 @@ static struct {
 	CURLM		*multi;
 	ev_timer	 timer;
 	void		(*admit)(void);
+	int		(*yield)(void);	/* other work waiting? */
+	unsigned	 iter;		/* loop iteration of mark */
+	ev_tstamp	 mark;		/* yield last asked (or poll returned) */
+	int		 yielding;	/* cut this iteration short */
 	struct fhandle	*pool[POOL_MAX];
 	unsigned	 npool;
 	char		*ae;		/* Accept-Encoding: what libcurl decodes */
@@ -105,21 +111,39 @@ fetch_timer_ev(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /*
- * Has this loop iteration done enough socket work?  One iteration handles
- * every socket that is ready: at 500 transfers in flight that was tens of
- * milliseconds, and a control request waited for all of it.
+ * Should the rest of this loop iteration's socket events wait?  One
+ * iteration handles every socket that is ready: at 500 transfers in flight
+ * that was tens of milliseconds, and a control request waited for all of
+ * it.  Every BUSY_CHECK of socket work the yield hook is asked whether
+ * other work waits; if so the iteration is cut short.  Ending iterations
+ * early regardless costs throughput: each one polls every ready socket
+ * again.
  */
 static int
 fetch_busy(void)
 {
-	return (ev_time() - ev_now(F.loop) > BUSY_BUDGET);
+	unsigned	 it = ev_iteration(F.loop);
+	ev_tstamp	 now;
+
+	if (it != F.iter) {
+		F.iter = it;
+		F.mark = ev_now(F.loop);
+		F.yielding = 0;
+	}
+	if (F.yielding || F.yield == NULL)
+		return (F.yielding);
+	now = ev_time();
+	if (now - F.mark < BUSY_CHECK)
+		return (0);
+	F.mark = now;
+	F.yielding = F.yield();
+	return (F.yielding);
 }
 
 /* Handle a socket's event in a later iteration (fetch_resume_ev). */
 static void
 fetch_defer(struct fsock *fs, int mask)
 {
-	ev_io_stop(F.loop, &fs->io);
 	fs->mask |= mask;
 	if (!fs->deferred) {
 		fs->deferred = 1;
@@ -149,7 +173,6 @@ fetch_resume(void)
 		fd = fs->fd;
 		mask = fs->mask;
 		fs->mask = 0;
-		ev_io_start(F.loop, &fs->io);
 		fetch_action(fd, mask);		/* may free fs */
 	}
 	ev_check_stop(F.loop, &F.resume);
@@ -180,7 +203,7 @@ fetch_io_ev(struct ev_loop *loop, ev_io *w, int revents)
 		mask |= CURL_CSELECT_OUT;
 	if (revents & EV_ERROR)
 		mask |= CURL_CSELECT_ERR;
-	if (fetch_busy()) {
+	if (fs->deferred || fetch_busy()) {
 		fetch_defer(fs, mask);
 		return;
 	}
@@ -221,8 +244,6 @@ fetch_sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 	} else {
 		ev_io_stop(F.loop, &fs->io);
 		ev_io_modify(&fs->io, events);
-		if (fs->deferred)	/* fetch_resume() starts it */
-			return (0);
 	}
 	ev_io_start(F.loop, &fs->io);
 	return (0);
@@ -712,6 +733,12 @@ void
 fetch_set_admit(void (*admit)(void))
 {
 	F.admit = admit;
+}
+
+void
+fetch_set_yield(int (*yield)(void))
+{
+	F.yield = yield;
 }
 
 const char *

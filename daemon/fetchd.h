@@ -284,6 +284,8 @@ int	 fetch_start(struct xfer *, char **);
 void	 fetch_cancel(struct xfer *);	/* done() is not called */
 void	 fetch_cleanup(struct xfer *);	/* free the easy handle */
 void	 fetch_set_admit(void (*)(void));
+/* Asked during long loop iterations: is other work waiting (control)? */
+void	 fetch_set_yield(int (*)(void));
 const char *fetch_version(void);
 
 /*
@@ -470,6 +472,7 @@ struct json_object;
 struct session;
 int	 control_init(struct ev_loop *, const struct daemonconf *, int, char **);
 void	 control_free(void);
+int	 control_pending(void);	/* a request waits to be read */
 void	 control_run_event(struct run *, enum run_event);
 /* Queue one reply/event object as a line; takes the reference. */
 void	 session_send(struct session *, struct json_object *);
