@@ -47,8 +47,8 @@ TAILQ_HEAD(fsockq, fsock);
 /*
  * An easy handle.  Idle in the pool it keeps the options of its last
  * transfer; key says which (see fetch_key()), 0 when they must not be
- * reused.  base is the header list of those options: the job's headers
- * and Accept-Encoding.
+ * reused.  base is the header list of those options: the job's headers,
+ * User-Agent and Accept-Encoding.
  */
 struct fhandle {
 	CURL			*e;
@@ -155,8 +155,8 @@ fetch_defer(struct fsock *fs, int mask)
 
 /*
  * At the start of an iteration (an ev_check above the curl watchers,
- * below the control socket's), the deferred sockets first, oldest first,
- * at least one, within the budget.
+ * below the control socket's), the deferred sockets first, oldest first:
+ * at least one, and all unless the iteration is cut short again.
  */
 static void
 fetch_resume(void)
@@ -448,6 +448,16 @@ conditional_header(struct curl_slist **hdrs, const char *name,
 	return (0);
 }
 
+/* Is the header line "Name:..." (or libcurl's "Name;" for empty)? */
+static int
+header_is(const char *line, const char *name)
+{
+	size_t	 n = strlen(name);
+
+	return (strncasecmp(line, name, n) == 0 &&
+	    (line[n] == ':' || line[n] == ';'));
+}
+
 /* Add a line to the handle's base header list. */
 static int
 base_add(struct fhandle *fh, const char *line)
@@ -494,9 +504,9 @@ fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 	curl_slist_free_all(fh->base);
 	fh->base = NULL;
 	for (i = 0; i < d->headers.n; i++) {
-		if (strncasecmp(d->headers.v[i], "Accept-Encoding:", 16) == 0)
+		if (header_is(d->headers.v[i], "Accept-Encoding"))
 			ae = 0;
-		if (strncasecmp(d->headers.v[i], "User-Agent:", 11) == 0)
+		if (header_is(d->headers.v[i], "User-Agent"))
 			ua = 0;
 		if (base_add(fh, d->headers.v[i]) == -1)
 			return (-1);
