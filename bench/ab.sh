@@ -93,8 +93,8 @@ rows = {}
 for line in open(sys.argv[1]):
     name, wall, cpu = line.split()
     rows.setdefault(name, []).append((float(wall), float(cpu)))
-fw = statistics.median(w for w, _ in rows["floor"])
-fc = statistics.median(c for _, c in rows["floor"])
+fw = statistics.median(w for w, _ in rows["floor"]) or 1e-9
+fc = statistics.median(c for _, c in rows["floor"]) or 1e-9
 for name, v in rows.items():
     w = statistics.median(x for x, _ in v)
     c = statistics.median(x for _, x in v)

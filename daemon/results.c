@@ -80,6 +80,7 @@ struct rfile {
 	size_t			 held_bytes;
 	off_t			 size;		/* bytes in the file */
 	int64_t			 synced_ms;	/* last fdatasync, monotonic */
+	int			 unsynced;	/* written since */
 	char			*summary;
 	void			(*cb)(void *);
 	void			*arg;
@@ -471,8 +472,10 @@ writer_sync(struct rfile *rf)
 	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (w.sync == SYNC_BATCH && now - rf->synced_ms < 200)
 		return;
-	if (fdatasync(rf->fd) == 0)
+	if (fdatasync(rf->fd) == 0) {
 		rf->synced_ms = now;
+		rf->unsynced = 0;
+	}
 }
 
 void
@@ -495,6 +498,7 @@ writer_flush(struct rfile *rf)
 			return (-1);
 		}
 		rf->size += (off_t)bt->len;
+		rf->unsynced = 1;
 		rf->held_bytes -= bt->len;
 		TAILQ_REMOVE(&rf->held, bt, entry);
 		batch_free(bt);
@@ -541,7 +545,9 @@ writer_summary(struct rfile *rf)
 
 /*
  * The file's last request.  The records are made durable before the
- * summary appears, since a summary says the run is complete.
+ * summary appears, since a summary says the run is complete: one
+ * fdatasync (the data and the size), none when the last flush just did
+ * it.  A run's end waits for these.
  */
 static void
 writer_close(struct rfile *rf)
@@ -555,8 +561,8 @@ writer_close(struct rfile *rf)
 		batch_free(bt);
 	}
 	rf->held_bytes = 0;
-	if (fsync(rf->fd) == -1)
-		writer_fail(rf, "fsync", errno);
+	if (rf->unsynced && fdatasync(rf->fd) == -1)
+		writer_fail(rf, "fdatasync", errno);
 	if (rf->summary != NULL && writer_summary(rf) == -1)
 		writer_fail(rf, "write summary", errno);
 	if (close(rf->fd) == -1)
