@@ -2,20 +2,29 @@
  * body.c: one HTTP response body, from its first byte to its place in a
  * result record.
  *
- * A struct body owns the raw bytes of the body (needed when it turns out
- * not to be JSON), a json-c incremental tokener fed as the bytes arrive,
- * and the parsed value once the tokener has produced one.  body_finish()
- * decides what the body is: JSON (then the raw bytes are freed and extract
- * is applied), a string when it is valid UTF-8, binary otherwise; and
- * body_encode() writes it as the "body" or "body_base64" member of a record.
+ * A struct body owns the raw bytes of the body and a scanner that checks,
+ * as the bytes arrive, whether they form one JSON text (RFC 8259): tokens
+ * (strings with their escapes, the number grammar, true/false/null) and
+ * the structure (brackets, member names, ':' and ',', nesting depth).
+ * body_finish() decides what the body is: JSON when the scanner accepts it
+ * and it is valid UTF-8, a string when it is valid UTF-8, binary
+ * otherwise; body_encode() writes it as the "body" or "body_base64" member
+ * of a record.
  *
- * json-c 0.16 in strict mode still accepts things that are not JSON, and
- * some of them it would write back out verbatim, producing invalid output
- * (NaN, -Infinity, "1.", raw control characters in strings), or changed
- * values (integers beyond 64 bits are clamped; fed byte by byte it reads
- * "[0-1]" as [0]), or it takes 'single quotes'.  A small lexical scanner
- * (strings and the number grammar) runs in front of the tokener and
- * rejects those; json-c checks the structure.  Its UTF-8 validation
+ * Without extract, json-c is not used at all: a JSON body is copied into
+ * the record with the whitespace between tokens dropped (a record stays
+ * one line), and written exactly as json-c would re-print it: string
+ * escapes json-c would print differently (\/ and \uXXXX) are decoded and
+ * escaped again, "-0" becomes 0.  Only a duplicate member name differs:
+ * the copy keeps every occurrence, json-c kept the last value.  With
+ * extract, a json-c incremental tokener is fed as well, and the value it
+ * builds is what extract applies to.
+ *
+ * The scanner accepts exactly what json-c 0.16 in strict mode (depth 64)
+ * accepts, minus what json-c accepts but is not JSON, or changes: NaN,
+ * -Infinity, "1.", raw control characters in strings, 'single quotes',
+ * integers beyond 64 bits (json-c clamps them), "[0-1]" (fed byte by byte
+ * json-c reads [0]), leading zeros.  json-c's UTF-8 validation
  * (JSON_TOKENER_VALIDATE_UTF8) is not used: it rejects a valid sequence
  * split between two calls and accepts overlongs and surrogates, so the
  * whole body goes through util_utf8_valid() instead, which the
@@ -36,27 +45,30 @@
 
 #define BODY_MAX_DEPTH	64		/* nesting accepted as JSON */
 #define BODY_TOK_CHUNK	(1 << 30)	/* json_tokener_parse_ex takes an int */
-#define BODY_RAW_MIN	4096		/* first allocation of raw bytes */
+#define BODY_RAW_MIN	512		/* first allocation of raw bytes */
 
 enum body_kind {
 	BK_EMPTY,
-	BK_JSON,
+	BK_JSON,		/* json-c value (extract) */
+	BK_TEXT,		/* JSON text, copied (no extract) */
 	BK_STRING,
 	BK_BINARY
 };
 
 /* Where the JSON recognition stands. */
 enum jstate {
-	JS_PARSING,		/* tokener active */
+	JS_PARSING,		/* scanner (and tokener) active */
 	JS_TRAILING,		/* value complete, only whitespace may follow */
 	JS_FAILED		/* not JSON */
 };
 
-/* States of the lexical scanner (see the comment at the top). */
+/* States of the token scanner. */
 enum lstate {
 	L_OUT,			/* between tokens */
 	L_STR,			/* inside a string */
 	L_ESC,			/* after a backslash inside a string */
+	L_HEX,			/* in the 4 hex digits of \uXXXX */
+	L_LIT,			/* in true, false or null */
 	L_MINUS,		/* number: after '-' */
 	L_ZERO,			/* number: integer part is "0" */
 	L_INT,			/* number: in the integer part */
@@ -67,10 +79,26 @@ enum lstate {
 	L_EXP			/* number: in the exponent */
 };
 
+/* What the structure allows between tokens. */
+enum gstate {
+	G_VALUE,		/* a value: at the start, after ':' or an array's ',' */
+	G_FIRST,		/* after '[': a value or ']' */
+	G_KEY0,			/* after '{': a member name or '}' */
+	G_KEY,			/* after an object's ',': a member name */
+	G_COLON,		/* after a member name */
+	G_AFTER			/* after a value: ',' or a close; at top level, nothing */
+};
+
 #define LEX_MAXDIG	20	/* digits of UINT64_MAX */
 
 struct lex {
 	enum lstate	 st;
+	enum gstate	 g;
+	unsigned	 open;		/* containers open */
+	uint64_t	 objs;		/* bit n: container n is an object */
+	const char	*lit;		/* L_LIT: the rest of the word */
+	unsigned	 hex;		/* L_HEX: digits still to come */
+	int		 rewrite;	/* the copy must be rewritten */
 	int		 neg;
 	size_t		 ndig;
 	char		 dig[LEX_MAXDIG];
@@ -86,13 +114,13 @@ struct body {
 	char			*cause;		/* of body_finish(), kept */
 	enum body_kind		 kind;
 
-	char			*raw;		/* until known to be JSON */
+	char			*raw;		/* the bytes, unless json-c has them */
 	size_t			 len;
 	size_t			 cap;
 
 	enum jstate		 js;
 	struct lex		 lex;
-	struct json_tokener	*tok;
+	struct json_tokener	*tok;		/* extract only */
 	struct json_object	*value;
 };
 
@@ -101,7 +129,11 @@ static int	all_ws(const char *, size_t);
 static int	lex_number_end(struct lex *);
 static int	num_class(unsigned char);
 static int	lex_number(struct lex *, unsigned char, int *);
+static int	gram_value(struct lex *);
+static int	gram_close(struct lex *, int);
 static int	lex_out(struct lex *, unsigned char);
+static int	lex_esc(struct lex *, unsigned char);
+static int	hexval(unsigned char);
 static int	lex_scan(struct lex *, const char *, size_t);
 static int	lex_eof(struct lex *);
 static void	raw_add(struct body *, const char *, size_t);
@@ -112,6 +144,7 @@ static void	json_end(struct body *);
 static int	apply_extract(struct body *, char **);
 static int	finish_cause(struct body *, char **, const char *);
 static void	encode_string(struct buf *, const char *, size_t);
+static void	encode_text(struct buf *, const struct body *);
 
 static int
 is_ws(unsigned char c)
@@ -132,7 +165,8 @@ all_ws(const char *s, size_t len)
 
 /*
  * A number token ended.  Integers outside the 64-bit range json-c can hold
- * are refused: json-c would clamp them and change the data.
+ * are refused: json-c would clamp them and change the data.  "-0" is an
+ * integer json-c prints as 0, so the copy must be rewritten.
  */
 static int
 lex_number_end(struct lex *l)
@@ -144,9 +178,12 @@ lex_number_end(struct lex *l)
 		return (0);
 	if (st != L_ZERO && st != L_INT)
 		return (-1);
-	if (l->neg)
+	if (l->neg) {
+		if (st == L_ZERO)
+			l->rewrite = 1;
 		return (l->ndig > 19 || (l->ndig == 19 &&
 		    memcmp(l->dig, "9223372036854775808", 19) > 0) ? -1 : 0);
+	}
 	return (l->ndig > 20 || (l->ndig == 20 &&
 	    memcmp(l->dig, "18446744073709551615", 20) > 0) ? -1 : 0);
 }
@@ -217,6 +254,35 @@ lex_number(struct lex *l, unsigned char c, int *more)
 	return (0);
 }
 
+/*
+ * A value starts here.  json-c refuses a value inside BODY_MAX_DEPTH open
+ * containers ("nesting too deep"); an empty container there is fine.
+ */
+static int
+gram_value(struct lex *l)
+{
+	if (l->g != G_VALUE && l->g != G_FIRST)
+		return (-1);
+	if (l->open >= BODY_MAX_DEPTH)
+		return (-1);
+	l->g = G_AFTER;
+	return (0);
+}
+
+/* '}' (obj) or ']': it must close the innermost container, after a value. */
+static int
+gram_close(struct lex *l, int obj)
+{
+	if (l->open == 0 || (int)((l->objs >> (l->open - 1)) & 1) != obj)
+		return (-1);
+	if (l->g != G_AFTER && l->g != (obj ? G_KEY0 : G_FIRST))
+		return (-1);
+	l->open--;
+	l->objs &= ~((uint64_t)1 << l->open);
+	l->g = G_AFTER;
+	return (0);
+}
+
 /* One byte between tokens: structure, whitespace, or a token's start. */
 static int
 lex_out(struct lex *l, unsigned char c)
@@ -225,28 +291,94 @@ lex_out(struct lex *l, unsigned char c)
 
 	switch (c) {
 	case ' ': case '\t': case '\n': case '\r':
-	case '{': case '}': case '[': case ']': case ',': case ':':
+		if (l->open > 0)
+			l->rewrite = 1;		/* inside the value */
+		return (0);
+	case '{': case '[':
+		if (gram_value(l) == -1)
+			return (-1);
+		if (c == '{')
+			l->objs |= (uint64_t)1 << l->open;
+		l->open++;
+		l->g = c == '{' ? G_KEY0 : G_FIRST;
+		return (0);
+	case '}': case ']':
+		return (gram_close(l, c == '}'));
+	case ',':
+		if (l->g != G_AFTER || l->open == 0)
+			return (-1);
+		l->g = (l->objs >> (l->open - 1)) & 1 ? G_KEY : G_VALUE;
+		return (0);
+	case ':':
+		if (l->g != G_COLON)
+			return (-1);
+		l->g = G_VALUE;
 		return (0);
 	case '"':
+		if (l->g == G_KEY0 || l->g == G_KEY)
+			l->g = G_COLON;
+		else if (gram_value(l) == -1)
+			return (-1);
 		l->st = L_STR;
 		return (0);
 	case '-':
+		if (gram_value(l) == -1)
+			return (-1);
 		l->neg = 1;
 		l->ndig = 0;
 		l->st = L_MINUS;
 		return (0);
 	case '0': case '1': case '2': case '3': case '4':
 	case '5': case '6': case '7': case '8': case '9':
+		if (gram_value(l) == -1)
+			return (-1);
 		l->neg = 0;
 		l->ndig = 0;
 		l->st = L_MINUS;	/* as if after the sign */
 		return (lex_number(l, c, &more));
-	case 'a': case 'e': case 'f': case 'l': case 'n':
-	case 'r': case 's': case 't': case 'u':
-		return (0);	/* true, false, null: json-c checks spelling */
+	case 't': case 'f': case 'n':
+		if (gram_value(l) == -1)
+			return (-1);
+		l->lit = c == 't' ? "rue" : c == 'f' ? "alse" : "ull";
+		l->st = L_LIT;
+		return (0);
 	default:
 		return (-1);
 	}
+}
+
+/* The byte after a backslash in a string. */
+static int
+lex_esc(struct lex *l, unsigned char c)
+{
+	switch (c) {
+	case '"': case '\\': case 'b': case 'f': case 'n': case 'r': case 't':
+		l->st = L_STR;		/* json-c prints these the same */
+		return (0);
+	case '/':
+		l->rewrite = 1;
+		l->st = L_STR;
+		return (0);
+	case 'u':
+		l->rewrite = 1;
+		l->hex = 4;
+		l->st = L_HEX;
+		return (0);
+	default:
+		return (-1);
+	}
+}
+
+static int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
 }
 
 /* Scan a chunk; -1 as soon as it cannot be part of a JSON text. */
@@ -273,7 +405,20 @@ lex_scan(struct lex *l, const char *s, size_t len)
 			l->st = *p == '"' ? L_OUT : L_ESC;
 			break;
 		case L_ESC:
-			l->st = L_STR;
+			if (lex_esc(l, *p) == -1)
+				return (-1);
+			break;
+		case L_HEX:
+			if (hexval(*p) == -1)
+				return (-1);
+			if (--l->hex == 0)
+				l->st = L_STR;
+			break;
+		case L_LIT:
+			if (*p != (unsigned char)*l->lit)
+				return (-1);
+			if (*++l->lit == '\0')
+				l->st = L_OUT;
 			break;
 		default:
 			if (lex_number(l, *p, &more) == -1)
@@ -287,13 +432,13 @@ lex_scan(struct lex *l, const char *s, size_t len)
 	return (0);
 }
 
-/* The body ended: is the scanner between tokens or after a whole number? */
+/* The body ended: is it one whole value, its last token complete? */
 static int
 lex_eof(struct lex *l)
 {
-	if (l->st == L_OUT)
-		return (0);
-	return (lex_number_end(l));
+	if (l->st != L_OUT && lex_number_end(l) == -1)
+		return (-1);
+	return (l->g == G_AFTER && l->open == 0 ? 0 : -1);
 }
 
 /* Keep raw bytes; the buffer never grows past max (+1 for the NUL). */
@@ -317,9 +462,12 @@ raw_add(struct body *b, const char *data, size_t len)
 }
 
 /*
- * A few tokeners are kept for reuse: a new one per body was a good part of
- * the cost of a small body (an allocation of the parse stack each time).
- * The loop thread is the only user.
+ * With extract, a few tokeners are kept for reuse: a new one per body was
+ * a good part of the cost of a small body (an allocation of the parse
+ * stack each time).  Only a tokener that parsed a whole value goes back:
+ * json_tokener_reset() in json-c 0.16 keeps a pending high surrogate, so
+ * after a body cut short in "\ud83d the next body's "\ude00" would
+ * become U+1F600.  The loop thread is the only user.
  */
 #define TOK_POOL	64
 static struct json_tokener	*tok_pool[TOK_POOL];
@@ -374,14 +522,14 @@ json_fail(struct body *b)
 {
 	b->js = JS_FAILED;
 	if (b->tok != NULL) {
-		tok_put(b->tok);
+		json_tokener_free(b->tok);	/* its state is unknown */
 		b->tok = NULL;
 	}
 	json_object_put(b->value);
 	b->value = NULL;
 }
 
-/* Feed a chunk to the scanner and the tokener. */
+/* Feed a chunk to the scanner and, with extract, the tokener. */
 static void
 json_feed(struct body *b, const char *data, size_t len)
 {
@@ -395,6 +543,8 @@ json_feed(struct body *b, const char *data, size_t len)
 		json_fail(b);
 		return;
 	}
+	if (b->extract == NULL)
+		return;
 	if (b->js == JS_TRAILING) {
 		if (!all_ws(data, len))
 			json_fail(b);
@@ -439,8 +589,10 @@ json_end(struct body *b)
 		json_fail(b);
 		return;
 	}
-	if (b->js == JS_TRAILING)
+	if (b->js == JS_TRAILING || b->extract == NULL) {
+		b->js = JS_TRAILING;
 		return;
+	}
 	obj = json_tokener_parse_ex(b->tok, "", 1);
 	if (json_tokener_get_error(b->tok) != json_tokener_success) {
 		json_object_put(obj);
@@ -464,7 +616,9 @@ body_new(uint64_t max, const char *extract)
 		b->extract = xstrdup(extract);
 	b->js = JS_PARSING;
 	b->lex.st = L_OUT;
-	b->tok = tok_get();
+	b->lex.g = G_VALUE;
+	if (extract != NULL)
+		b->tok = tok_get();
 	return (b);
 }
 
@@ -550,6 +704,10 @@ body_finish(struct body *b, char **cause)
 	}
 	json_end(b);
 	utf8 = util_utf8_valid(b->raw, b->len);
+	if (b->js == JS_TRAILING && utf8 && b->extract == NULL) {
+		b->kind = BK_TEXT;
+		return (0);
+	}
 	if (b->js == JS_TRAILING && utf8) {
 		b->kind = BK_JSON;
 		raw_drop(b);
@@ -611,6 +769,149 @@ encode_string(struct buf *out, const char *s, size_t len)
 	out->data[out->len] = '\0';
 }
 
+/* A code point as UTF-8, escaped as json-c prints it in a string. */
+static char *
+put_cp(char *o, uint32_t cp)
+{
+	static const char	 hex[] = "0123456789abcdef";
+
+	if (cp < 0x80) {
+		switch (cp) {
+		case '"': case '\\':
+			*o++ = '\\';
+			*o++ = (char)cp;
+			return (o);
+		case '\b':
+			return (memcpy(o, "\\b", 2), o + 2);
+		case '\f':
+			return (memcpy(o, "\\f", 2), o + 2);
+		case '\n':
+			return (memcpy(o, "\\n", 2), o + 2);
+		case '\r':
+			return (memcpy(o, "\\r", 2), o + 2);
+		case '\t':
+			return (memcpy(o, "\\t", 2), o + 2);
+		}
+		if (cp >= 0x20) {
+			*o++ = (char)cp;
+			return (o);
+		}
+		memcpy(o, "\\u00", 4);
+		o[4] = hex[cp >> 4];
+		o[5] = hex[cp & 0xf];
+		return (o + 6);
+	}
+	if (cp < 0x800) {
+		*o++ = (char)(0xc0 | cp >> 6);
+	} else if (cp < 0x10000) {
+		*o++ = (char)(0xe0 | cp >> 12);
+		*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+	} else {
+		*o++ = (char)(0xf0 | cp >> 18);
+		*o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+		*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+	}
+	*o++ = (char)(0x80 | (cp & 0x3f));
+	return (o);
+}
+
+/* The 4 hex digits at p (checked by the scanner). */
+static uint32_t
+hex4(const char *p)
+{
+	return ((uint32_t)(hexval((unsigned char)p[0]) << 12 |
+	    hexval((unsigned char)p[1]) << 8 |
+	    hexval((unsigned char)p[2]) << 4 | hexval((unsigned char)p[3])));
+}
+
+/*
+ * The escape at p (after the backslash, before e), as json-c decodes and
+ * prints it: a surrogate pair becomes one character, a lone surrogate
+ * U+FFFD.  Returns the position after what was used.
+ */
+static const char *
+copy_escape(char **op, const char *p, const char *e)
+{
+	uint32_t	 cp, lo;
+
+	if (*p != 'u') {
+		if (*p == '/')
+			*(*op)++ = '/';
+		else {
+			*(*op)++ = '\\';
+			*(*op)++ = *p;
+		}
+		return (p + 1);
+	}
+	cp = hex4(p + 1);
+	p += 5;
+	if (cp >= 0xd800 && cp <= 0xdbff && e - p >= 6 && p[0] == '\\' &&
+	    p[1] == 'u' && (lo = hex4(p + 2)) >= 0xdc00 && lo <= 0xdfff) {
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+		p += 6;
+	} else if (cp >= 0xd800 && cp <= 0xdfff)
+		cp = 0xfffd;
+	*op = put_cp(*op, cp);
+	return (p);
+}
+
+/*
+ * A JSON text the scanner accepted, as json-c would print it: without
+ * whitespace between tokens, \/ and \uXXXX decoded (and escaped again
+ * where json-c escapes), -0 as 0.  The scanner said whether anything but
+ * the leading and trailing whitespace has to change; the result is never
+ * longer than the input.
+ */
+static void
+encode_text(struct buf *out, const struct body *b)
+{
+	const char	*s = b->raw, *e = b->raw + b->len, *q;
+	char		*o;
+
+	while (s < e && is_ws((unsigned char)*s))
+		s++;
+	while (e > s && is_ws((unsigned char)e[-1]))
+		e--;
+	if (!b->lex.rewrite) {
+		buf_add(out, s, (size_t)(e - s));
+		return;
+	}
+	buf_reserve(out, (size_t)(e - s));
+	o = out->data + out->len;
+	while (s < e) {
+		if (is_ws((unsigned char)*s)) {
+			s++;
+			continue;
+		}
+		if (*s == '-' && s[1] == '0' && (s == b->raw ||
+		    (s[-1] != 'e' && s[-1] != 'E')) && (e - s == 2 ||
+		    (s[2] != '.' && s[2] != 'e' && s[2] != 'E'))) {
+			*o++ = '0';
+			s += 2;
+			continue;
+		}
+		if (*s != '"') {
+			*o++ = *s++;
+			continue;
+		}
+		*o++ = *s++;			/* a string */
+		for (;;) {
+			q = s;
+			while (*q != '"' && *q != '\\')
+				q++;
+			memcpy(o, s, (size_t)(q - s));
+			o += q - s;
+			s = q + 1;
+			if (*q == '"')
+				break;
+			s = copy_escape(&o, s, e);
+		}
+		*o++ = '"';
+	}
+	out->len = (size_t)(o - out->data);
+	out->data[out->len] = '\0';
+}
+
 /*
  * Append the body as a record member: ,"body":<JSON value> for JSON,
  * ,"body":"<string>" for UTF-8 text, ,"body_base64":"..." for anything
@@ -633,6 +934,10 @@ body_encode(struct body *b, struct buf *out)
 		    &len);
 		buf_adds(out, ",\"body\":");
 		buf_add(out, s, len);
+		break;
+	case BK_TEXT:
+		buf_adds(out, ",\"body\":");
+		encode_text(out, b);
 		break;
 	case BK_STRING:
 		buf_adds(out, ",\"body\":");

@@ -28,6 +28,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -141,6 +142,39 @@ static struct {
 
 static void	session_close(struct session *, const char *);
 static void	session_run(struct session *);
+
+#define CONTROL_POLL	64		/* fds per poll() in control_pending() */
+
+/*
+ * Is a control request waiting: a connection to accept, or input on a
+ * session?  One poll(2) that does not wait.  fetch.c asks this every few
+ * milliseconds of a busy loop iteration, and ends the iteration early if
+ * so: these watchers come first in the next one (EV_MAXPRI).
+ */
+int
+control_pending(void)
+{
+	struct pollfd	 pfd[CONTROL_POLL];
+	struct session	*s;
+	nfds_t		 n = 0;
+
+	if (C.fd != -1 && ev_is_active(&C.accept)) {
+		pfd[n].fd = C.fd;
+		pfd[n++].events = POLLIN;
+	}
+	TAILQ_FOREACH(s, &C.sessions, entry) {
+		if (!ev_is_active(&s->rio))
+			continue;
+		if (n == CONTROL_POLL) {
+			if (poll(pfd, n, 0) > 0)
+				return (1);
+			n = 0;
+		}
+		pfd[n].fd = s->fd;
+		pfd[n++].events = POLLIN;
+	}
+	return (n > 0 && poll(pfd, n, 0) > 0);
+}
 
 /*
  * The output queue.

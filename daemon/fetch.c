@@ -13,6 +13,8 @@
  */
 #include "config.h"
 
+#include <sys/queue.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +26,35 @@
 
 #define POOL_MAX	1024		/* idle easy handles kept for reuse */
 #define MAX_HEADER_BYTES (256 * 1024)	/* all response headers of a transfer */
+#define POOL_SCAN	8		/* pooled handles looked at for a match */
+#define BUSY_CHECK	0.001		/* s of socket work between yield checks */
 
-/* One socket libcurl watches; the ev_io is first so a watcher casts back. */
+/*
+ * One socket libcurl watches; the ev_io is first so a watcher casts back.
+ * A socket whose event came after the iteration was cut short waits in
+ * F.deferred with the event in mask (see fetch_busy()).  Its watcher stays
+ * active (no epoll_ctl back and forth); what it reports meanwhile joins
+ * the mask.
+ */
 struct fsock {
-	ev_io		 io;
-	curl_socket_t	 fd;
+	ev_io			 io;
+	curl_socket_t		 fd;
+	int			 mask;		/* CURL_CSELECT_*, deferred */
+	int			 deferred;
+	TAILQ_ENTRY(fsock)	 dentry;
+};
+TAILQ_HEAD(fsockq, fsock);
+
+/*
+ * An easy handle.  Idle in the pool it keeps the options of its last
+ * transfer; key says which (see fetch_key()), 0 when they must not be
+ * reused.  base is the header list of those options: the job's headers,
+ * User-Agent and Accept-Encoding.
+ */
+struct fhandle {
+	CURL			*e;
+	uint64_t		 key;
+	struct curl_slist	*base;
 };
 
 static struct {
@@ -36,10 +62,21 @@ static struct {
 	CURLM		*multi;
 	ev_timer	 timer;
 	void		(*admit)(void);
-	CURL		*pool[POOL_MAX];
+	int		(*yield)(void);	/* other work waiting? */
+	unsigned	 iter;		/* loop iteration of mark */
+	ev_tstamp	 mark;		/* yield last asked (or poll returned) */
+	int		 yielding;	/* cut this iteration short */
+	struct fhandle	*pool[POOL_MAX];
 	unsigned	 npool;
+	char		*ae;		/* Accept-Encoding: what libcurl decodes */
+	int		 proxy_env;	/* a proxy in the environment */
+	char		*ua;		/* the user agent last seen */
+	uint64_t	 ua_epoch;	/* bumped when it changes */
 	int		 running;
 	int		 draining;
+	struct fsockq	 deferred;	/* sockets with an event to handle */
+	ev_check	 resume;	/* handles them first, each iteration */
+	ev_idle		 nowait;	/* keeps the loop from blocking meanwhile */
 } F;
 
 static void	fetch_drain(void);
@@ -74,19 +111,105 @@ fetch_timer_ev(struct ev_loop *loop, ev_timer *w, int revents)
 	fetch_action(CURL_SOCKET_TIMEOUT, 0);
 }
 
+/*
+ * Should the rest of this loop iteration's socket events wait?  One
+ * iteration handles every socket that is ready: at 500 transfers in flight
+ * that was tens of milliseconds, and a control request waited for all of
+ * it.  Every BUSY_CHECK of socket work the yield hook is asked whether
+ * other work waits; if so the iteration is cut short.  Ending iterations
+ * early regardless costs throughput: each one polls every ready socket
+ * again.
+ */
+static int
+fetch_busy(void)
+{
+	unsigned	 it = ev_iteration(F.loop);
+	ev_tstamp	 now;
+
+	if (it != F.iter) {
+		F.iter = it;
+		F.mark = ev_now(F.loop);
+		F.yielding = 0;
+	}
+	if (F.yielding || F.yield == NULL)
+		return (F.yielding);
+	now = ev_time();
+	if (now - F.mark < BUSY_CHECK)
+		return (0);
+	F.mark = now;
+	F.yielding = F.yield();
+	return (F.yielding);
+}
+
+/* Handle a socket's event in a later iteration (fetch_resume_ev). */
+static void
+fetch_defer(struct fsock *fs, int mask)
+{
+	fs->mask |= mask;
+	if (!fs->deferred) {
+		fs->deferred = 1;
+		TAILQ_INSERT_TAIL(&F.deferred, fs, dentry);
+	}
+	ev_check_start(F.loop, &F.resume);
+	ev_idle_start(F.loop, &F.nowait);
+}
+
+/*
+ * At the start of an iteration (an ev_check above the curl watchers,
+ * below the control socket's), the deferred sockets first, oldest first:
+ * at least one, and all unless the iteration is cut short again.
+ */
+static void
+fetch_resume(void)
+{
+	struct fsock	*fs;
+	curl_socket_t	 fd;
+	int		 mask, n = 0;
+
+	while ((fs = TAILQ_FIRST(&F.deferred)) != NULL) {
+		if (n++ > 0 && fetch_busy())
+			return;
+		TAILQ_REMOVE(&F.deferred, fs, dentry);
+		fs->deferred = 0;
+		fd = fs->fd;
+		mask = fs->mask;
+		fs->mask = 0;
+		fetch_action(fd, mask);		/* may free fs */
+	}
+	ev_check_stop(F.loop, &F.resume);
+	ev_idle_stop(F.loop, &F.nowait);
+}
+
+static void
+fetch_resume_ev(struct ev_loop *loop, ev_check *w, int revents)
+{
+	fetch_resume();
+}
+
+static void
+fetch_nowait_ev(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	fetch_resume();
+}
+
 static void
 fetch_io_ev(struct ev_loop *loop, ev_io *w, int revents)
 {
-	int	 mask = 0;
+	struct fsock	*fs = (struct fsock *)w;
+	int		 mask = 0;
 
-	/* Read fd before the call: the fsock may be freed inside it. */
 	if (revents & EV_READ)
 		mask |= CURL_CSELECT_IN;
 	if (revents & EV_WRITE)
 		mask |= CURL_CSELECT_OUT;
 	if (revents & EV_ERROR)
 		mask |= CURL_CSELECT_ERR;
-	fetch_action(w->fd, mask);
+	if (fs->deferred || fetch_busy()) {
+		fetch_defer(fs, mask);
+		return;
+	}
+	/* Read fd before the call: the fsock may be freed inside it. */
+	fetch_action(fs->fd, mask);
 }
 
 /* CURLMOPT_SOCKETFUNCTION: start, change or stop the socket's watcher. */
@@ -99,6 +222,8 @@ fetch_sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 	if (what == CURL_POLL_REMOVE) {
 		if (fs != NULL) {
 			ev_io_stop(F.loop, &fs->io);
+			if (fs->deferred)
+				TAILQ_REMOVE(&F.deferred, fs, dentry);
 			curl_multi_assign(F.multi, fd, NULL);
 			free(fs);
 		}
@@ -342,6 +467,7 @@ fetch_carried_secret(const struct jobdef *d, int *namelen)
 static int
 fetch_redirect_refused(struct xfer *x, const char *v, size_t vl)
 {
+	struct fhandle	*fh;
 	char		 loc[1024], a[300], b[300];
 	char		*cur = NULL;
 	int		 n;
@@ -352,8 +478,9 @@ fetch_redirect_refused(struct xfer *x, const char *v, size_t vl)
 	header_value(v, vl, loc, sizeof(loc));
 	if (strstr(loc, "://") == NULL && strncmp(loc, "//", 2) != 0)
 		return (0);		/* a path: the same origin */
-	if (curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &cur) !=
-	    CURLE_OK || cur == NULL)
+	fh = x->easy;
+	if (fh == NULL || curl_easy_getinfo(fh->e, CURLINFO_EFFECTIVE_URL,
+	    &cur) != CURLE_OK || cur == NULL)
 		return (1);
 	return (util_url_origin(cur, a, sizeof(a)) == -1 ||
 	    util_url_origin(loc, b, sizeof(b)) == -1 || strcmp(a, b) != 0);
@@ -375,6 +502,12 @@ fetch_header_cb(char *p, size_t size, size_t n, void *arg)
 
 	if ((x->header_bytes += len) > MAX_HEADER_BYTES)
 		return (0);	/* CURLE_WRITE_ERROR, see fetch_fill() */
+	switch (len > 0 ? p[0] : '\0') {	/* most lines are none of these */
+	case 'H': case 'R': case 'r': case 'E': case 'e': case 'L': case 'l':
+		break;
+	default:
+		return (len);
+	}
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
 		x->retry_after[0] = x->etag[0] = x->last_modified[0] = '\0';
 		for (i = 5; i < len && p[i] != ' '; i++)
@@ -413,44 +546,84 @@ conditional_header(struct curl_slist **hdrs, const char *name,
 	return (0);
 }
 
-/* Apply the request shape of the job. */
+/* Is the header line "Name:..." (or libcurl's "Name;" for empty)? */
 static int
-fetch_setup_request(CURL *e, struct xfer *x, struct curl_slist **hdrs)
+header_is(const char *line, const char *name)
 {
-	const struct jobdef	*d = x->def;
-	size_t			 i;
+	size_t	 n = strlen(name);
+
+	return (strncasecmp(line, name, n) == 0 &&
+	    (line[n] == ':' || line[n] == ';'));
+}
+
+/* Add a line to the handle's base header list. */
+static int
+base_add(struct fhandle *fh, const char *line)
+{
 	struct curl_slist	*l;
 
-	for (i = 0; i < d->headers.n; i++) {
-		if ((l = curl_slist_append(*hdrs, d->headers.v[i])) == NULL)
-			return (-1);
-		*hdrs = l;
-	}
-	if (conditional_header(hdrs, "If-None-Match", x->if_none_match) ==
-	    -1 || conditional_header(hdrs, "If-Modified-Since",
-	    x->if_modified_since) == -1)
+	if ((l = curl_slist_append(fh->base, line)) == NULL)
 		return (-1);
-	if (*hdrs != NULL)
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
+	fh->base = l;
+	return (0);
+}
+
+/* Could this job's requests go through a proxy (CONNECT)? */
+static int
+fetch_proxied(const struct jobdef *d)
+{
+	if (d->proxy != NULL)
+		return (d->proxy[0] != '\0');
+	return (F.proxy_env);
+}
+
+/*
+ * The options that come from the job definition (and the user agent):
+ * set when a handle is new or was last used for another definition.
+ *
+ * The User-Agent and Accept-Encoding headers go into the handle's base
+ * header list, after the job's own headers (which win, as they would over
+ * libcurl's): given CURLOPT_USERAGENT or CURLOPT_ACCEPT_ENCODING, libcurl
+ * formats the header again for every request.  CURLOPT_ACCEPT_ENCODING
+ * stays set, so that libcurl decodes what it announced; CURLOPT_USERAGENT
+ * only where a proxy may be used, for the CONNECT request.
+ */
+static int
+fetch_setup_def(struct fhandle *fh, const struct xfer *x)
+{
+	const struct jobdef	*d = x->def;
+	CURL			*e = fh->e;
+	size_t			 i;
+	long			 stall;
+	int			 ae = d->compressed && F.ae != NULL;
+	int			 ua = x->user_agent != NULL;
+	char			 line[512];
+
+	curl_slist_free_all(fh->base);
+	fh->base = NULL;
+	for (i = 0; i < d->headers.n; i++) {
+		if (header_is(d->headers.v[i], "Accept-Encoding"))
+			ae = 0;
+		if (header_is(d->headers.v[i], "User-Agent"))
+			ua = 0;
+		if (base_add(fh, d->headers.v[i]) == -1)
+			return (-1);
+	}
+	if (ua && (size_t)snprintf(line, sizeof(line), "User-Agent: %s",
+	    x->user_agent) < sizeof(line) && base_add(fh, line) == -1)
+		return (-1);
+	if (ae && base_add(fh, F.ae) == -1)
+		return (-1);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
+	if (x->user_agent != NULL && (fetch_proxied(d) ||
+	    strlen(x->user_agent) >= sizeof(line) - 12))
+		curl_easy_setopt(e, CURLOPT_USERAGENT, x->user_agent);
 	if (strcmp(d->method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (strcmp(d->method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, d->method);
-	if (x->reqbody != NULL) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)x->reqbody_len);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->reqbody);
-	}
-	return (0);
-}
-
-/* Timeouts, limits, TLS and protocol options of one transfer. */
-static void
-fetch_setup_limits(CURL *e, struct xfer *x)
-{
-	const struct jobdef	*d = x->def;
-	long			 stall;
-
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(d->connect_timeout / USEC_PER_MSEC));
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
@@ -477,38 +650,132 @@ fetch_setup_limits(CURL *e, struct xfer *x)
 		curl_easy_setopt(e, CURLOPT_PROXY, d->proxy);
 	if (d->compressed)
 		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	if (!d->http2)
-		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-		    CURL_HTTP_VERSION_1_1);
-	else {
-		curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-		    CURL_HTTP_VERSION_2TLS);
-		/*
-		 * Wait for a connection that may multiplex only where
-		 * HTTP/2 is possible (https with ALPN): for plain HTTP/1.1
-		 * it would delay the first wave by a round trip (STYLE
-		 * pitfall 16).
-		 */
-		if (strncasecmp(x->url, "https:", 6) == 0)
-			curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-	}
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, d->http2 ?
+	    CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+	return (0);
 }
 
-static CURL *
-fetch_easy_get(void)
+/*
+ * The options of this transfer, set every time: where its data goes, its
+ * URL, its header list, its request body.  The header list is the
+ * handle's base list, or with this URL's validators a copy of it that the
+ * transfer owns; it is set every time, so a validator never carries over
+ * to the next transfer on the handle.
+ */
+static int
+fetch_setup_xfer(struct fhandle *fh, struct xfer *x)
 {
-	if (F.npool > 0)
-		return (F.pool[--F.npool]);
-	return (curl_easy_init());
+	CURL			*e = fh->e;
+	struct curl_slist	*hdrs = NULL, *l, *b;
+
+	curl_easy_setopt(e, CURLOPT_URL, x->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->detail);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	if (x->if_none_match != NULL || x->if_modified_since != NULL) {
+		for (b = fh->base; b != NULL; b = b->next) {
+			if ((l = curl_slist_append(hdrs, b->data)) == NULL)
+				goto fail;
+			hdrs = l;
+		}
+		if (conditional_header(&hdrs, "If-None-Match",
+		    x->if_none_match) == -1 || conditional_header(&hdrs,
+		    "If-Modified-Since", x->if_modified_since) == -1)
+			goto fail;
+	}
+	x->headers = hdrs;
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs != NULL ? hdrs :
+	    fh->base);
+	if (x->reqbody != NULL) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)x->reqbody_len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->reqbody);
+	}
+	/*
+	 * Wait for a connection that may multiplex only where HTTP/2 is
+	 * possible (https with ALPN): for plain HTTP/1.1 it would delay the
+	 * first wave by a round trip (STYLE pitfall 16).
+	 */
+	if (x->def->http2)
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT,
+		    strncasecmp(x->url, "https:", 6) == 0 ? 1L : 0L);
+	return (0);
+fail:
+	curl_slist_free_all(hdrs);
+	return (-1);
+}
+
+/*
+ * Which options a transfer needs beyond its own: those of its job
+ * definition (x->shape, 0 for "do not reuse"), the user agent, and
+ * whether a body is sent (POSTFIELDS turns a request into a POST).
+ */
+static uint64_t
+fetch_key(const struct xfer *x)
+{
+	const char	*ua = x->user_agent != NULL ? x->user_agent : "";
+
+	if (x->shape == 0)
+		return (0);
+	if (F.ua == NULL || strcmp(F.ua, ua) != 0) {
+		free(F.ua);
+		F.ua = xstrdup(ua);
+		F.ua_epoch++;
+	}
+	return (x->shape << 21 | (F.ua_epoch & 0xfffff) << 1 |
+	    (x->reqbody != NULL));
+}
+
+static void
+fetch_handle_free(struct fhandle *fh)
+{
+	curl_easy_cleanup(fh->e);
+	curl_slist_free_all(fh->base);
+	free(fh);
+}
+
+/*
+ * A handle for a transfer that needs key: preferably an idle one that has
+ * those options already (*same = 1); else one reset, or a new one.
+ */
+static struct fhandle *
+fetch_handle_get(uint64_t key, int *same)
+{
+	struct fhandle	*fh;
+	unsigned	 i;
+
+	*same = 0;
+	if (F.npool == 0) {
+		fh = xcalloc(1, sizeof(*fh));
+		if ((fh->e = curl_easy_init()) == NULL) {
+			free(fh);
+			return (NULL);
+		}
+		return (fh);
+	}
+	for (i = F.npool; key != 0 && i > 0 && F.npool - i < POOL_SCAN; i--)
+		if (F.pool[i - 1]->key == key) {
+			fh = F.pool[i - 1];
+			F.pool[i - 1] = F.pool[F.npool - 1];
+			F.npool--;
+			*same = 1;
+			return (fh);
+		}
+	fh = F.pool[--F.npool];
+	curl_easy_reset(fh->e);
+	fh->key = 0;
+	return (fh);
 }
 
 /* Start one transfer: 0, or -1 with *cause. */
 int
 fetch_start(struct xfer *x, char **cause)
 {
-	CURL			*e;
-	struct curl_slist	*hdrs = NULL;
-	CURLMcode		 rc;
+	struct fhandle	*fh;
+	CURLMcode	 rc;
+	uint64_t	 key = fetch_key(x);
+	int		 same;
 
 	x->status = 0;
 	x->fclass = FC_NONE;
@@ -517,30 +784,20 @@ fetch_start(struct xfer *x, char **cause)
 	x->bytes = x->header_bytes = 0;
 	x->refused = 0;
 	x->t_dns = x->t_connect = x->t_tls = x->t_ttfb = x->t_total = 0;
-	if ((e = fetch_easy_get()) == NULL) {
+	x->headers = NULL;
+	if ((fh = fetch_handle_get(key, &same)) == NULL) {
 		*cause = xstrdup("curl_easy_init failed");
 		return (-1);
 	}
-	curl_easy_setopt(e, CURLOPT_URL, x->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->detail);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	if (x->user_agent != NULL)
-		curl_easy_setopt(e, CURLOPT_USERAGENT, x->user_agent);
-	fetch_setup_limits(e, x);
-	if (fetch_setup_request(e, x, &hdrs) == -1) {
-		curl_slist_free_all(hdrs);
-		curl_easy_cleanup(e);
+	if ((!same && fetch_setup_def(fh, x) == -1) ||
+	    fetch_setup_xfer(fh, x) == -1) {
+		fetch_handle_free(fh);
 		*cause = xstrdup("out of memory building headers");
 		return (-1);
 	}
-	x->easy = e;
-	x->headers = hdrs;
-	if ((rc = curl_multi_add_handle(F.multi, e)) != CURLM_OK) {
+	fh->key = key;
+	x->easy = fh;
+	if ((rc = curl_multi_add_handle(F.multi, fh->e)) != CURLM_OK) {
 		xasprintf(cause, "curl_multi_add_handle: %s",
 		    curl_multi_strerror(rc));
 		fetch_cleanup(x);
@@ -549,31 +806,35 @@ fetch_start(struct xfer *x, char **cause)
 	return (0);
 }
 
-/* Return a finished or cancelled transfer's handle to the pool. */
+/*
+ * Return a finished or cancelled transfer's handle to the pool, with its
+ * options: the next transfer of the same key sets only its own.
+ */
 void
 fetch_cleanup(struct xfer *x)
 {
-	CURL	*e = x->easy;
+	struct fhandle	*fh = x->easy;
 
-	if (e == NULL)
+	if (fh == NULL)
 		return;
 	x->easy = NULL;
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
-	if (F.npool < POOL_MAX) {
-		curl_easy_reset(e);
-		F.pool[F.npool++] = e;
-	} else
-		curl_easy_cleanup(e);
+	if (F.npool < POOL_MAX)
+		F.pool[F.npool++] = fh;
+	else
+		fetch_handle_free(fh);
 }
 
 /* Stop a transfer in flight; its done() will not be called. */
 void
 fetch_cancel(struct xfer *x)
 {
-	if (x->easy == NULL)
+	struct fhandle	*fh = x->easy;
+
+	if (fh == NULL)
 		return;
-	curl_multi_remove_handle(F.multi, x->easy);
+	curl_multi_remove_handle(F.multi, fh->e);
 	fetch_cleanup(x);
 }
 
@@ -581,6 +842,12 @@ void
 fetch_set_admit(void (*admit)(void))
 {
 	F.admit = admit;
+}
+
+void
+fetch_set_yield(int (*yield)(void))
+{
+	F.yield = yield;
 }
 
 const char *
@@ -609,12 +876,23 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 	}
 	memset(&F, 0, sizeof(F));
 	F.loop = loop;
+	F.proxy_env = getenv("http_proxy") != NULL ||
+	    getenv("https_proxy") != NULL || getenv("HTTPS_PROXY") != NULL ||
+	    getenv("all_proxy") != NULL || getenv("ALL_PROXY") != NULL;
+	if (vi->features & CURL_VERSION_LIBZ)	/* libcurl's order */
+		xasprintf(&F.ae, "Accept-Encoding: deflate, gzip%s%s",
+		    vi->features & CURL_VERSION_BROTLI ? ", br" : "",
+		    vi->features & CURL_VERSION_ZSTD ? ", zstd" : "");
 	if ((F.multi = curl_multi_init()) == NULL) {
 		*cause = xstrdup("curl_multi_init failed");
 		curl_global_cleanup();
 		return (-1);
 	}
 	ev_timer_init(&F.timer, fetch_timer_ev, 0., 0.);
+	TAILQ_INIT(&F.deferred);
+	ev_check_init(&F.resume, fetch_resume_ev);
+	ev_set_priority(&F.resume, 1);	/* control is EV_MAXPRI */
+	ev_idle_init(&F.nowait, fetch_nowait_ev);
 	curl_multi_setopt(F.multi, CURLMOPT_SOCKETFUNCTION, fetch_sock_cb);
 	curl_multi_setopt(F.multi, CURLMOPT_TIMERFUNCTION, fetch_timer_cb);
 	curl_multi_setopt(F.multi, CURLMOPT_MAXCONNECTS,
@@ -635,9 +913,15 @@ fetch_free(void)
 	if (F.multi == NULL)
 		return;
 	while (F.npool > 0)
-		curl_easy_cleanup(F.pool[--F.npool]);
+		fetch_handle_free(F.pool[--F.npool]);
+	free(F.ua);
+	F.ua = NULL;
+	free(F.ae);
+	F.ae = NULL;
 	curl_multi_cleanup(F.multi);
 	F.multi = NULL;
 	ev_timer_stop(F.loop, &F.timer);
+	ev_check_stop(F.loop, &F.resume);
+	ev_idle_stop(F.loop, &F.nowait);
 	curl_global_cleanup();
 }

@@ -628,6 +628,7 @@ modules_init(struct daemonconf *dc)
 	if (control_init(D.loop, dc, fd, &cause) == -1)
 		fatalx("%s", cause);
 	job_set_hook(control_run_event);
+	fetch_set_yield(control_pending);
 }
 
 static void

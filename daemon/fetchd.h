@@ -259,6 +259,11 @@ struct xfer {
 	size_t			 reqbody_len;
 	const char		*if_none_match;	/* conditional: or NULL */
 	const char		*if_modified_since;
+	/*
+	 * Transfers with the same non-zero shape have the same jobdef
+	 * options (a pooled handle keeps them); 0 = set them every time.
+	 */
+	uint64_t		 shape;
 	void			*arg;
 	/* Body bytes as they arrive; return -1 to abort with FC_TOO_LARGE. */
 	int			(*on_data)(struct xfer *, const char *, size_t);
@@ -266,7 +271,7 @@ struct xfer {
 	void			(*done)(struct xfer *);
 
 	/* Filled by fetch.c. */
-	void			*easy;
+	void			*easy;		/* fetch.c's handle */
 	void			*headers;	/* fetch.c's header list */
 	int			 status;	/* HTTP status, 0 if none */
 	enum fclass		 fclass;	/* FC_NONE on transport success */
@@ -290,6 +295,8 @@ int	 fetch_start(struct xfer *, char **);
 void	 fetch_cancel(struct xfer *);	/* done() is not called */
 void	 fetch_cleanup(struct xfer *);	/* free the easy handle */
 void	 fetch_set_admit(void (*)(void));
+/* Asked during long loop iterations: is other work waiting (control)? */
+void	 fetch_set_yield(int (*)(void));
 const char *fetch_version(void);
 /* curl's header callback (arg: the xfer), pure; for the header fuzzer. */
 size_t	 fetch_header_cb(char *, size_t, size_t, void *);
@@ -478,6 +485,7 @@ struct json_object;
 struct session;
 int	 control_init(struct ev_loop *, const struct daemonconf *, int, char **);
 void	 control_free(void);
+int	 control_pending(void);	/* a request waits to be read */
 void	 control_run_event(struct run *, enum run_event);
 /* Queue one reply/event object as a line; takes the reference. */
 void	 session_send(struct session *, struct json_object *);

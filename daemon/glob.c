@@ -430,6 +430,21 @@ glob_count(const struct glob *g)
 	return (g->count);
 }
 
+/* v in decimal, zero-padded to width; cheaper than buf_printf per URL. */
+static void
+put_num(struct buf *b, uint64_t v, int width)
+{
+	char	 tmp[64], *p = tmp + sizeof(tmp);
+
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (p > tmp && tmp + sizeof(tmp) - p < width)
+		*--p = '0';
+	buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 /* Append URL number idx (0 <= idx < count) to b; nothing if out of range. */
 void
 glob_expand(const struct glob *g, uint64_t idx, struct buf *b)
@@ -453,8 +468,7 @@ glob_expand(const struct glob *g, uint64_t idx, struct buf *b)
 			buf_add(b, g->text.data + sp->off, sp->len);
 			break;
 		case G_NUM:
-			buf_printf(b, "%0*" PRIu64, p->width,
-			    p->lo + k * p->step);
+			put_num(b, p->lo + k * p->step, p->width);
 			break;
 		case G_ALPHA:
 			buf_addc(b, (char)(p->lo + k * p->step));

@@ -28,6 +28,7 @@
 #include "fetchd.h"
 
 #define SCAN_MAX	64	/* pending URLs looked at for a free host */
+#define ADMIT_BATCH	64	/* transfers started per job_admit() call */
 #define HOST_BUCKETS	1024
 
 /* Journal MESSAGE_IDs, one per event kind (systemd/fetchd.catalog). */
@@ -63,6 +64,7 @@ struct host {
 struct defhold {
 	struct jobdef	*def;
 	unsigned	 refs;
+	uint64_t	 shape;		/* for struct xfer, unique */
 };
 
 enum item_state {
@@ -151,6 +153,7 @@ static struct {
 	int			 shutting_down;
 	unsigned		 nclosing;	/* runs flushing results */
 	ev_idle			 admit_idle;
+	ev_check		 admit_check;	/* admit_idle, when never idle */
 	ev_idle			 drain_idle;	/* reports idle after a drain */
 } J;
 
@@ -586,10 +589,12 @@ hosts_free(void)
 static struct defhold *
 hold_new(struct jobdef *def)
 {
+	static uint64_t	 shapes;
 	struct defhold	*h = xcalloc(1, sizeof(*h));
 
 	h->def = def;
 	h->refs = 1;
+	h->shape = ++shapes;
 	return (h);
 }
 
@@ -926,6 +931,7 @@ item_start(struct item *it)
 	memset(&it->x, 0, sizeof(it->x));
 	it->x.url = it->url;
 	it->x.def = p->hold->def;
+	it->x.shape = p->hold->shape;
 	it->x.user_agent = J.dc->user_agent;
 	it->x.reqbody = p->reqbody;
 	it->x.reqbody_len = p->reqbody_len;
@@ -1132,13 +1138,15 @@ job_unpause(struct run *r)
 /*
  * Start transfers while there is room: one per active run in turn, so runs
  * share max-connections fairly, each within its concurrency and per-host.
+ * At most ADMIT_BATCH per call, so that one loop iteration stays short (a
+ * control request waits for it); the next batch comes in the next one.
  */
 static void
 job_admit(void)
 {
 	struct run_priv	*p, *next;
 	struct item	*it;
-	int		 progress = 1, failed;
+	int		 progress = 1, failed, n = 0;
 
 	if (J.shutting_down || J.draining)
 		return;
@@ -1147,6 +1155,10 @@ job_admit(void)
 		TAILQ_FOREACH_SAFE(p, &J.active, active, next) {
 			if (J.inflight >= J.dc->max_connections)
 				break;
+			if (n == ADMIT_BATCH) {
+				admit_soon();
+				return;
+			}
 			if (p->stop_class != FC_NONE || p->run->st.in_flight >=
 			    p->concurrency || run_held(p->run))
 				continue;
@@ -1164,6 +1176,7 @@ job_admit(void)
 			if (p->rate > 0)
 				p->tokens -= 1;
 			item_start(it);
+			n++;
 			progress = 1;
 			/* Round robin: the next slot goes to the next run. */
 			TAILQ_REMOVE(&J.active, p, active);
@@ -1172,18 +1185,36 @@ job_admit(void)
 	}
 }
 
-/* Admission after the current callback, from the loop (ev_idle). */
+/*
+ * Admission after the current callback, from the loop: when it is idle, or
+ * from an ev_check in the next iteration (a busy loop is never idle; the
+ * active ev_idle keeps it from blocking until then).
+ */
+static void
+admit_later(void)
+{
+	ev_idle_stop(J.loop, &J.admit_idle);
+	ev_check_stop(J.loop, &J.admit_check);
+	job_admit();
+}
+
 static void
 admit_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
-	ev_idle_stop(loop, w);
-	job_admit();
+	admit_later();
+}
+
+static void
+admit_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	admit_later();
 }
 
 static void
 admit_soon(void)
 {
 	ev_idle_start(J.loop, &J.admit_idle);
+	ev_check_start(J.loop, &J.admit_check);
 }
 
 /* Completions. */
@@ -1304,6 +1335,18 @@ status_expected(const struct jobdef *d, int status)
 	return (0);
 }
 
+/* Copy a short name (truncated to len). */
+static void
+name_copy(char *name, size_t len, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(name, s, n);
+	name[n] = '\0';
+}
+
 /* The class of a finished attempt, with HTTP status and body checked. */
 static enum fclass
 item_outcome(struct item *it, char *name, size_t len)
@@ -1314,7 +1357,7 @@ item_outcome(struct item *it, char *name, size_t len)
 
 	if (fc == FC_NONE && x->status == 304 && it->run->p->val != NULL) {
 		it->unchanged = 1;	/* conditional: same as last run */
-		snprintf(name, len, "ok");
+		name_copy(name, len, fclass_names[FC_NONE]);
 		return (FC_NONE);
 	}
 	if (fc == FC_NONE && !status_expected(it->run->p->hold->def,
@@ -1330,7 +1373,7 @@ item_outcome(struct item *it, char *name, size_t len)
 		snprintf(x->detail, sizeof(x->detail), "HTTP status %d",
 		    x->status);
 	} else
-		snprintf(name, len, "%s", fclass_names[fc]);
+		name_copy(name, len, fclass_names[fc]);
 	return (fc);
 }
 
@@ -1829,7 +1872,9 @@ run_not_started(struct run *r, char *why)
  * Saved definitions: STATE/jobs/NAME.conf, the normalized text of the job
  * (printconf), written to a temporary name, fsync'd and renamed, so a job
  * submitted at run time is known again after a restart.  This happens at
- * submit or reload, off the transfer path.
+ * submit or reload, off the transfer path, but on the loop: the fsyncs
+ * took 10-15 ms here, so a definition already saved with the same text
+ * (the same job submitted again) is not written again.
  */
 static int
 fsync_dir(const char *dir)
@@ -1848,7 +1893,9 @@ job_persist(struct job *j)
 {
 	struct jobfile	 jf;
 	struct jobdef	*one[1];
-	char		*dir, *path, *tmp;
+	char		*dir, *path, *tmp, *text = NULL, *old = NULL;
+	char		*cause = NULL;
+	size_t		 len = 0, oldlen;
 	FILE		*fp;
 	int		 ok, fd;
 
@@ -1858,22 +1905,37 @@ job_persist(struct job *j)
 	one[0] = j->def;
 	jf.jobs = one;
 	jf.njobs = 1;
-	/* 0600: it keeps the values of secret headers (printconf.c). */
-	fp = NULL;
-	if (util_mkdirs(dir, 0750) == 0 && (unlink(tmp) == 0 ||
-	    errno == ENOENT) && (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL |
-	    O_CLOEXEC, 0600)) != -1 && (fp = fdopen(fd, "w")) == NULL)
-		close(fd);
-	ok = fp != NULL;
-	if (ok) {
-		printconf_jobs_saved(fp, &jf);
-		ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-		ok = fclose(fp) == 0 && ok;
-		ok = ok && rename(tmp, path) == 0 && fsync_dir(dir) == 0;
+	if ((fp = open_memstream(&text, &len)) == NULL)
+		fatal("open_memstream");
+	printconf_jobs_saved(fp, &jf);
+	if (fclose(fp) != 0)
+		fatal("open_memstream");
+	if (parse_read_file(path, len + 1, &old, &oldlen, &cause) == 0 &&
+	    oldlen == len && memcmp(old, text, len) == 0)
+		ok = 1;			/* saved already */
+	else {
+		/* 0600: it keeps the values of secret headers (printconf.c). */
+		fp = NULL;
+		if (util_mkdirs(dir, 0750) == 0 && (unlink(tmp) == 0 ||
+		    errno == ENOENT) && (fd = open(tmp, O_WRONLY | O_CREAT |
+		    O_EXCL | O_CLOEXEC, 0600)) != -1 &&
+		    (fp = fdopen(fd, "w")) == NULL)
+			close(fd);
+		ok = fp != NULL;
+		if (ok) {
+			ok = fwrite(text, 1, len, fp) == len &&
+			    fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+			ok = fclose(fp) == 0 && ok;
+			ok = ok && rename(tmp, path) == 0 &&
+			    fsync_dir(dir) == 0;
+		}
 	}
 	if (!ok)
 		log_warn("saving job %s to %s; it will not survive a restart",
 		    j->name, path);
+	free(cause);
+	free(old);
+	free(text);
 	free(dir);
 	free(path);
 	free(tmp);
@@ -2435,6 +2497,7 @@ job_init(struct ev_loop *loop, const struct daemonconf *dc)
 	TAILQ_INIT(&J.jobs);
 	TAILQ_INIT(&J.active);
 	ev_idle_init(&J.admit_idle, admit_idle_cb);
+	ev_check_init(&J.admit_check, admit_check_cb);
 	ev_idle_init(&J.drain_idle, drain_idle_cb);
 	fetch_set_admit(job_admit);
 	srand48((long)getpid() ^ (long)time(NULL));
@@ -2571,6 +2634,7 @@ job_free(void)
 		free(j);
 	}
 	ev_idle_stop(J.loop, &J.admit_idle);
+	ev_check_stop(J.loop, &J.admit_check);
 	ev_idle_stop(J.loop, &J.drain_idle);
 	hosts_free();
 }

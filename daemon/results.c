@@ -80,6 +80,7 @@ struct rfile {
 	size_t			 held_bytes;
 	off_t			 size;		/* bytes in the file */
 	int64_t			 synced_ms;	/* last fdatasync, monotonic */
+	int			 unsynced;	/* written since */
 	char			*summary;
 	void			(*cb)(void *);
 	void			*arg;
@@ -130,7 +131,6 @@ static void	results_async_cb(struct ev_loop *, ev_async *, int);
 static int	rfile_trim(struct rfile *, char **);
 static void	put_u64(struct buf *, uint64_t);
 static void	put_ms(struct buf *, int64_t);
-static void	put_phase(struct buf *, const char *, int64_t);
 static size_t	utf8_seq(const unsigned char *, size_t);
 static void	put_str(struct buf *, const char *, int);
 static struct json_object *ms_object(int64_t);
@@ -140,6 +140,22 @@ static struct json_object *slowest(const struct runstats *);
 /*
  * Records.
  */
+
+/*
+ * Append n bytes; with a constant n (put_lit) the copy is inlined.  Record
+ * lines are built from many short pieces, one per URL or attempt: calls to
+ * buf_adds() were a good part of their cost.
+ */
+static inline void
+put_raw(struct buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		buf_reserve(b, n);
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+#define put_lit(b, s)	put_raw((b), (s), sizeof(s) - 1)
 
 /* Append a decimal number. */
 static void
@@ -151,7 +167,7 @@ put_u64(struct buf *b, uint64_t v)
 		*--p = (char)('0' + v % 10);
 		v /= 10;
 	} while (v != 0);
-	buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+	put_raw(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* Append usec as milliseconds with one decimal, rounded: 41234 -> 41.2. */
@@ -165,7 +181,7 @@ put_ms(struct buf *b, int64_t usec)
 	put_u64(b, t / 10);
 	frac[0] = '.';
 	frac[1] = (char)('0' + t % 10);
-	buf_add(b, frac, 2);
+	put_raw(b, frac, 2);
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0 if the byte starts none. */
@@ -262,52 +278,48 @@ put_str(struct buf *b, const char *str, int url)
 void
 results_record(struct buf *b, const struct record *r)
 {
-	buf_adds(b, "{\"i\":");
+	put_lit(b, "{\"i\":");
 	put_u64(b, r->i);
-	buf_adds(b, ",\"url\":");
+	put_lit(b, ",\"url\":");
 	put_str(b, r->url != NULL ? r->url : "", 1);
 	if (r->status > 0) {
-		buf_adds(b, ",\"status\":");
+		put_lit(b, ",\"status\":");
 		put_u64(b, (uint64_t)r->status);
 	}
 	if (r->error != NULL) {
-		buf_adds(b, ",\"error\":");
+		put_lit(b, ",\"error\":");
 		put_str(b, r->error, 0);
 		if (r->detail != NULL && r->detail[0] != '\0') {
-			buf_adds(b, ",\"detail\":");
+			put_lit(b, ",\"detail\":");
 			put_str(b, r->detail, 0);
 		}
 	}
-	buf_adds(b, ",\"attempts\":");
+	put_lit(b, ",\"attempts\":");
 	put_u64(b, r->attempts);
-	buf_adds(b, ",\"ms\":");
+	put_lit(b, ",\"ms\":");
 	put_ms(b, r->usec);
-	buf_adds(b, ",\"queue_ms\":");
+	put_lit(b, ",\"queue_ms\":");
 	put_ms(b, r->queue_usec);
 	if (r->unchanged)
-		buf_adds(b, ",\"unchanged\":true");
+		put_lit(b, ",\"unchanged\":true");
 	if (r->etag != NULL && r->etag[0] != '\0') {
-		buf_adds(b, ",\"etag\":");
+		put_lit(b, ",\"etag\":");
 		put_str(b, r->etag, 0);
 	}
 	if (r->last_modified != NULL && r->last_modified[0] != '\0') {
-		buf_adds(b, ",\"last_modified\":");
+		put_lit(b, ",\"last_modified\":");
 		put_str(b, r->last_modified, 0);
 	}
 	if (r->body != NULL)
 		body_encode(r->body, b);
-	buf_add(b, "}\n", 2);
+	put_lit(b, "}\n");
 }
 
 /* Append ,"key":<ms> for a phase time; curl reports 0 for phases not reached. */
-static void
-put_phase(struct buf *b, const char *key, int64_t usec)
-{
-	buf_adds(b, ",\"");
-	buf_adds(b, key);
-	buf_adds(b, "\":");
-	put_ms(b, usec);
-}
+#define put_phase(b, key, usec) do {					\
+	put_lit((b), ",\"" key "\":");					\
+	put_ms((b), (usec));						\
+} while (0)
 
 /* One attempt as a line of RUN.attempts.ndjson (docs/protocol.md explain). */
 void
@@ -315,13 +327,13 @@ results_attempt(struct buf *b, const struct attempt *a)
 {
 	const struct xfer	*x = a->x;
 
-	buf_adds(b, "{\"i\":");
+	put_lit(b, "{\"i\":");
 	put_u64(b, a->i);
-	buf_adds(b, ",\"url\":");
+	put_lit(b, ",\"url\":");
 	put_str(b, a->url, 1);
-	buf_adds(b, ",\"attempt\":");
+	put_lit(b, ",\"attempt\":");
 	put_u64(b, a->n);
-	buf_adds(b, ",\"start\":");
+	put_lit(b, ",\"start\":");
 	put_u64(b, (uint64_t)a->start_wall);
 	put_phase(b, "queue_ms", a->queue_usec);
 	put_phase(b, "dns_ms", x->t_dns);
@@ -330,28 +342,28 @@ results_attempt(struct buf *b, const struct attempt *a)
 	put_phase(b, "ttfb_ms", x->t_ttfb);
 	put_phase(b, "total_ms", x->t_total);
 	if (x->status > 0) {
-		buf_adds(b, ",\"status\":");
+		put_lit(b, ",\"status\":");
 		put_u64(b, (uint64_t)x->status);
 	}
 	if (a->error != NULL) {
-		buf_adds(b, ",\"error\":");
+		put_lit(b, ",\"error\":");
 		put_str(b, a->error, 0);
-		buf_adds(b, ",\"detail\":");
+		put_lit(b, ",\"detail\":");
 		put_str(b, x->detail, 0);
 	}
 	if (x->retry_after[0] != '\0') {
-		buf_adds(b, ",\"retry_after\":");
+		put_lit(b, ",\"retry_after\":");
 		put_str(b, x->retry_after, 0);
 	}
-	buf_adds(b, ",\"decision\":");
+	put_lit(b, ",\"decision\":");
 	put_str(b, a->decision, 0);
 	if (a->delay_usec >= 0)
 		put_phase(b, "delay_ms", a->delay_usec);
 	if (a->why != NULL) {
-		buf_adds(b, ",\"why\":");
+		put_lit(b, ",\"why\":");
 		put_str(b, a->why, 0);
 	}
-	buf_add(b, "}\n", 2);
+	put_lit(b, "}\n");
 }
 
 /*
@@ -460,8 +472,10 @@ writer_sync(struct rfile *rf)
 	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (w.sync == SYNC_BATCH && now - rf->synced_ms < 200)
 		return;
-	if (fdatasync(rf->fd) == 0)
+	if (fdatasync(rf->fd) == 0) {
 		rf->synced_ms = now;
+		rf->unsynced = 0;
+	}
 }
 
 void
@@ -484,6 +498,7 @@ writer_flush(struct rfile *rf)
 			return (-1);
 		}
 		rf->size += (off_t)bt->len;
+		rf->unsynced = 1;
 		rf->held_bytes -= bt->len;
 		TAILQ_REMOVE(&rf->held, bt, entry);
 		batch_free(bt);
@@ -530,7 +545,9 @@ writer_summary(struct rfile *rf)
 
 /*
  * The file's last request.  The records are made durable before the
- * summary appears, since a summary says the run is complete.
+ * summary appears, since a summary says the run is complete: one
+ * fdatasync (the data and the size), none when the last flush just did
+ * it.  A run's end waits for these.
  */
 static void
 writer_close(struct rfile *rf)
@@ -544,8 +561,8 @@ writer_close(struct rfile *rf)
 		batch_free(bt);
 	}
 	rf->held_bytes = 0;
-	if (fsync(rf->fd) == -1)
-		writer_fail(rf, "fsync", errno);
+	if (rf->unsynced && fdatasync(rf->fd) == -1)
+		writer_fail(rf, "fdatasync", errno);
 	if (rf->summary != NULL && writer_summary(rf) == -1)
 		writer_fail(rf, "write summary", errno);
 	if (close(rf->fd) == -1)

@@ -51,6 +51,7 @@ cat > "$T/s.conf" <<EOF
 url = $REC/ok/[1-4]
 url = $REC/fail/1
 url = $UP/same/1?redirect=2
+url = $UP/abs/1?status=302&location=$UP/abs/2
 url = $UP/rd/1?status=302&location=$to_rec
 header = Authorization: Bearer $A
 header = Cookie: session=$C
@@ -75,6 +76,7 @@ grep -q plain-value "$T/headers.log" || t_fail "the server never got X-Visible"
 # would carry X-Api-Key or Proxy-Authorization (libcurl drops only
 # Authorization and Cookie there) is refused.
 t_assert_eq 1 "$(t_up_count '/same/1?redirect=0')" "a same-origin redirect"
+t_assert_eq 1 "$(t_up_count '/abs/2')" "a same-origin redirect by absolute URL"
 rec=$T/state/results/s/1.ndjson
 t_assert_eq protocol "$(t_ndjson "$rec" '[r for r in d if "/rd/1" in r["url"]][0]["error"]')" "cross-origin redirect with secrets"
 t_assert_match "refused: a redirect to another origin would carry the secret header X-Api-Key" \

@@ -39,5 +39,14 @@ recs=[json.loads(l) for l in open(sys.argv[1])]
 assert [r["i"] for r in recs]==[0,1,2], recs
 assert [r["url"].rsplit("/",1)[1] for r in recs]==["a","b","c"], recs
 ' "$T/r1" || t_fail "ordered results of tiny"
+# The saved definition: the same text again is not rewritten (the file
+# keeps its inode); a changed definition replaces it.
+saved=$T/state/jobs/tiny.conf
+ino=$(stat -c %i "$saved") || t_fail "tiny was not saved"
+t_ctl submit "$T/tiny.conf" --wait > /dev/null 2>&1 || t_fail "tiny run 3"
+[ "$(stat -c %i "$saved")" = "$ino" ] || t_fail "unchanged definition rewritten"
+sed 's/^\(url = .*\)$/\1\nheader = X-Changed: 1/' "$T/tiny.conf" > "$T/tiny2.conf"
+t_ctl submit "$T/tiny2.conf" --wait > /dev/null 2>&1 || t_fail "tiny run 4"
+grep -q "X-Changed: 1" "$saved" || t_fail "changed definition not saved: $(cat "$saved")"
 t_stop_fetchd
 t_pass

@@ -70,6 +70,8 @@ check_body(const char *s, size_t len, const char *want)
 }
 #define CHECK(s, want)	check_body(s, sizeof(s) - 1, want)
 
+static void	check_nesting(const char *, size_t, int);
+
 static void
 test_json(void **state)
 {
@@ -129,6 +131,296 @@ test_not_json(void **state)
 	CHECK("[-9223372036854775809]", ",\"body\":\"[-9223372036854775809]\"");
 	/* A control character in a string body is escaped. */
 	CHECK("a\x01" "b\x7f", ",\"body\":\"a\\u0001b\x7f\"");
+}
+
+/*
+ * Without extract, bodies are checked by body.c's own scanner and copied,
+ * json-c is not used: what it accepts, and how the copy is written.
+ */
+static void
+test_fast_path(void **state)
+{
+	char	 s[400];
+	size_t	 i, n;
+
+	(void)state;
+	/* Whitespace between tokens dropped: the record stays one line. */
+	CHECK("{\n  \"a\" : [ 1 ,\r\n\t{ \"b\" : null } ] ,\"c\":\"x y\"\n}\n",
+	    ",\"body\":{\"a\":[1,{\"b\":null}],\"c\":\"x y\"}");
+	CHECK("\n\n[\"\\n\"]\n\n", ",\"body\":[\"\\n\"]");
+	/* Escapes json-c prints differently are decoded; others are kept. */
+	CHECK("[\"a\\/b\", \"\\u0041\\u00e9\\u20ac\", \"\\ud83d\\ude00\"]",
+	    ",\"body\":[\"a/b\",\"A\xc3\xa9\xe2\x82\xac\",\"\xf0\x9f\x98\x80\"]");
+	CHECK("\"\\b\\f\\n\\r\\t\\\"\\\\\"", ",\"body\":\"\\b\\f\\n\\r\\t\\\"\\\\\"");
+	CHECK("\"\\u0022\\u005c\\u002f\\u000a\\u001f\\u007f\"",
+	    ",\"body\":\"\\\"\\\\/\\n\\u001f\x7f\"");
+	/* Lone surrogates become U+FFFD, as json-c has it. */
+	CHECK("[\"\\ud83d\", \"\\ude00x\", \"\\ud800\\ud800\\udc00\"]",
+	    ",\"body\":[\"\xef\xbf\xbd\",\"\xef\xbf\xbdx\","
+	    "\"\xef\xbf\xbd\xf0\x90\x80\x80\"]");
+	CHECK("\"\\ud83d\\u0041\"", ",\"body\":\"\xef\xbf\xbd" "A\"");
+	/* -0 is the integer 0; an exponent's sign and -0.0 are kept. */
+	CHECK("[-0, -0.0, 1e-0, -0e1, -0 ]", ",\"body\":[0,-0.0,1e-0,-0e1,0]");
+	CHECK(" -0 ", ",\"body\":0");
+	CHECK("-0", ",\"body\":0");
+	/* Invalid JSON: stored as text. */
+	CHECK("{\"a\" 1}", ",\"body\":\"{\\\"a\\\" 1}\"");
+	CHECK("[1 2]", ",\"body\":\"[1 2]\"");
+	CHECK("{1:2}", ",\"body\":\"{1:2}\"");
+	CHECK("[,]", ",\"body\":\"[,]\"");
+	CHECK("{\"a\":1,}", ",\"body\":\"{\\\"a\\\":1,}\"");
+	CHECK("[}", ",\"body\":\"[}\"");
+	CHECK("{\"a\":1]", ",\"body\":\"{\\\"a\\\":1]\"");
+	CHECK("{\"a\":1}}", ",\"body\":\"{\\\"a\\\":1}}\"");
+	CHECK("\"\\x\"", ",\"body\":\"\\\"\\\\x\\\"\"");
+	CHECK("\"\\u12G4\"", ",\"body\":\"\\\"\\\\u12G4\\\"\"");
+	CHECK("truex", ",\"body\":\"truex\"");
+	CHECK("[true1]", ",\"body\":\"[true1]\"");
+	CHECK("[nulll]", ",\"body\":\"[nulll]\"");
+	CHECK("{\"a\"::1}", ",\"body\":\"{\\\"a\\\"::1}\"");
+	CHECK("{\"a\":1 \"b\":2}", ",\"body\":\"{\\\"a\\\":1 \\\"b\\\":2}\"");
+	CHECK("[\"a\":1]", ",\"body\":\"[\\\"a\\\":1]\"");
+	/* Truncated JSON. */
+	CHECK("{\"a\":[1,2", ",\"body\":\"{\\\"a\\\":[1,2\"");
+	CHECK("\"abc", ",\"body\":\"\\\"abc\"");
+	CHECK("tru", ",\"body\":\"tru\"");
+	CHECK("{\"a\"", ",\"body\":\"{\\\"a\\\"\"");
+	CHECK("{\"a\":", ",\"body\":\"{\\\"a\\\":\"");
+	CHECK("[1,", ",\"body\":\"[1,\"");
+	CHECK("\"\\u12", ",\"body\":\"\\\"\\\\u12\"");
+	CHECK("\"\\", ",\"body\":\"\\\"\\\\\"");
+	CHECK("-", ",\"body\":\"-\"");
+	CHECK("1e", ",\"body\":\"1e\"");
+	/* NUL bytes: not JSON, inside a string or out. */
+	check_body("[1,\0 2]", 7, ",\"body\":\"[1,\\u0000 2]\"");
+	check_body("\"a\0b\"", 5, ",\"body\":\"\\\"a\\u0000b\\\"\"");
+	check_body("{}\0", 3, ",\"body\":\"{}\\u0000\"");
+	/* Invalid UTF-8 in a JSON string: binary. */
+	CHECK("{\"a\":\"\xff\"}", ",\"body_base64\":\"eyJhIjoi/yJ9\"");
+	CHECK("[\"\xe2\x82\"]", ",\"body_base64\":\"WyLigiJd\"");
+	/* Nesting: json-c takes a value inside at most 63 containers. */
+	n = 64;
+	for (i = 0; i < n; i++) {
+		s[i] = '[';
+		s[2 * n - 1 - i] = ']';
+	}
+	s[2 * n] = '\0';
+	check_nesting(s, 2 * n, 1);
+	memmove(s + 1, s, 2 * n + 1);		/* 65 */
+	s[0] = '[';
+	strcat(s, "]");
+	check_nesting(s, 2 * n + 2, 0);
+	for (n = 63; n <= 64; n++) {
+		for (i = 0; i < n; i++)
+			memcpy(s + 5 * i, "{\"a\":", 5);
+		s[5 * n] = '1';
+		memset(s + 5 * n + 1, '}', n);
+		s[6 * n + 1] = '\0';
+		check_nesting(s, 6 * n + 1, n == 63);
+	}
+}
+
+/* Is s (of len) JSON, by the record's first bytes? */
+static void
+check_nesting(const char *s, size_t len, int json)
+{
+	struct body	*b;
+	struct buf	 out;
+
+	b = feed(NULL, 1 << 20, s, len, 0);
+	assert_int_equal(body_finish(b, NULL), 0);
+	buf_init(&out);
+	body_encode(b, &out);
+	assert_int_equal(strncmp(out.data, ",\"body\":\"", 9) != 0, json);
+	if (json)
+		assert_memory_equal(out.data + 8, s, len);
+	buf_free(&out);
+	body_free(b);
+}
+
+/* The record member for s: extract NULL (copied) or "" (json-c). */
+static char *
+encode_with(const char *extract, const char *s, size_t len, size_t chunk)
+{
+	struct body	*b;
+	struct buf	 out;
+
+	b = feed(extract, 1 << 20, s, len, chunk);
+	(void)body_finish(b, NULL);
+	buf_init(&out);
+	buf_adds(&out, "");
+	body_encode(b, &out);
+	body_free(b);
+	return (out.data);
+}
+
+/* json_tokener_parse() with body.c's depth (its own is 32). */
+static struct json_object *
+parse64(const char *s)
+{
+	struct json_tokener	*t;
+	struct json_object	*o;
+
+	t = json_tokener_new_ex(64);
+	o = json_tokener_parse_ex(t, s, (int)strlen(s));
+	json_tokener_free(t);
+	return (o);
+}
+
+/*
+ * The copy and json-c must agree on s: the same record member, or (a
+ * duplicate member name, which json-c collapses) the same JSON value.
+ */
+static int
+check_same(const char *s, size_t len)
+{
+	struct json_object	*a, *b;
+	char			*fast, *slow, *fast1;
+	int			 same;
+
+	fast = encode_with(NULL, s, len, 0);
+	fast1 = encode_with(NULL, s, len, 1);
+	slow = encode_with("", s, len, 0);
+	assert_string_equal(fast, fast1);
+	assert_null(strchr(fast, '\n'));
+	same = strcmp(fast, slow) == 0;
+	if (!same) {
+		if (strncmp(fast, ",\"body\":", 8) != 0 ||
+		    strncmp(slow, ",\"body\":", 8) != 0)
+			fail_msg("%s: %s vs %s", s, fast, slow);
+		a = parse64(fast + 8);
+		b = parse64(slow + 8);
+		if (a == NULL || b == NULL || !json_object_equal(a, b) ||
+		    strlen(fast) <= strlen(slow))
+			fail_msg("'%s': copied %s, json-c %s", s, fast, slow);
+		json_object_put(a);
+		json_object_put(b);
+	}
+	free(fast);
+	free(fast1);
+	free(slow);
+	return (same);
+}
+
+static uint32_t	 rnd_state = 12345;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245 + 12345;
+	return ((rnd_state >> 8) % n);
+}
+
+static void
+gen_ws(struct buf *b)
+{
+	static const char *const ws[] = { "", "", "", " ", "\n", "\r\n\t" };
+
+	buf_adds(b, ws[rnd(6)]);
+}
+
+/* A random JSON value, mostly valid. */
+static void
+gen_value(struct buf *b, int depth)
+{
+	static const char *const atoms[] = { "0", "-0", "1", "-1.5e3",
+	    "1e-0", "-0.0", "0.25", "18446744073709551615",
+	    "-9223372036854775808", "true", "false", "null", "\"\"",
+	    "\"x\"", "\"a\\/b\"", "\"\\u00e9\"", "\"\\ud83d\\ude00\"",
+	    "\"\\ud83d\"", "\"\\udc00\\u0041\"", "\"\\u0000\\n\\\"\"",
+	    "\"\xc3\xa9\"", "\"\\\\\"", "\"\\u001F\\u007f\"" };
+	static const char *const keys[] = { "\"a\"", "\"b\"", "\"\\u0061\"",
+	    "\"k\\/\"", "\"\"" };
+	int	 n, i, kind = depth > 70 ? 0 : (int)rnd(depth > 5 ? 3 : 4);
+
+	if (kind == 0 || kind == 3) {
+		buf_adds(b, atoms[rnd(sizeof(atoms) / sizeof(atoms[0]))]);
+		return;
+	}
+	buf_addc(b, kind == 1 ? '[' : '{');
+	n = depth > 55 ? 1 : (int)rnd(4);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			buf_addc(b, ',');
+		gen_ws(b);
+		if (kind == 2) {
+			buf_adds(b, keys[rnd(sizeof(keys) / sizeof(keys[0]))]);
+			gen_ws(b);
+			buf_addc(b, ':');
+			gen_ws(b);
+		}
+		gen_value(b, depth + 1);
+		gen_ws(b);
+	}
+	buf_addc(b, kind == 1 ? ']' : '}');
+}
+
+/* Break it a little: delete, insert, replace or cut bytes. */
+static void
+mutate(struct buf *b)
+{
+	static const char	 bytes[] = "{}[],:\"\\ \n-0.eE+tfnu1x\x01\xff\xc3";
+	size_t			 at;
+	int			 m = (int)rnd(5), k;
+
+	if (b->len == 0)
+		return;
+	at = rnd((uint32_t)b->len);
+	switch (m) {
+	case 0:
+		memmove(b->data + at, b->data + at + 1, b->len - at);
+		b->len--;
+		break;
+	case 1:
+		buf_reserve(b, 1);
+		memmove(b->data + at + 1, b->data + at, b->len - at + 1);
+		b->data[at] = bytes[rnd(sizeof(bytes) - 1)];
+		b->len++;
+		break;
+	case 2:
+		b->data[at] = bytes[rnd(sizeof(bytes) - 1)];
+		break;
+	case 3:
+		b->len = at;
+		b->data[at] = '\0';
+		break;
+	default:
+		for (k = 0; k < 2; k++)
+			mutate(b);
+		break;
+	}
+}
+
+static void
+test_fast_vs_jsonc(void **state)
+{
+	static const char *const fixed[] = { "{\"a\":1,\"a\":2}",
+	    "{\"a\":1,\"b\":2,\"a\":3}", "[00]", "[01]", "1.", "NaN", "nan",
+	    "[1,]", "{,}", "\"\\'\"", "\"\\a\"", "[\"\\u00\"]", "{\"a\":nul}",
+	    "[truefalse]", "[true false]", "\xef\xbb\xbf[]", "[1]\x0c",
+	    "[1e+]", "[.5]", "[+1]", "[1E400]", "[-1e-400]" };
+	struct buf	 b;
+	size_t		 i;
+	int		 same = 0, depth;
+
+	(void)state;
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		same += check_same(fixed[i], strlen(fixed[i]));
+	buf_init(&b);
+	for (i = 0; i < 20000; i++) {
+		buf_reset(&b);
+		buf_adds(&b, "");
+		gen_ws(&b);
+		depth = rnd(10) == 0 ? 50 + (int)rnd(20) : 0;
+		gen_value(&b, depth);
+		gen_ws(&b);
+		if (rnd(2) == 0)
+			mutate(&b);
+		same += check_same(b.data, b.len);
+	}
+	buf_free(&b);
+	/* Most agree byte for byte (the rest had a duplicate name). */
+	assert_true(same > 15000);
 }
 
 static void
@@ -239,6 +531,32 @@ test_extract(void **state)
 	assert_string_equal(cause, "extract '/data': body is empty");
 	assert_string_equal(out.data == NULL ? "" : out.data, "");
 	free(cause);
+	buf_free(&out);
+}
+
+/*
+ * A tokener reused after a body cut short inside a surrogate pair must not
+ * join its half to the next body's (json-c 0.16 keeps it across a reset).
+ */
+static void
+test_extract_reuse(void **state)
+{
+	struct buf	 out;
+	char		*cause;
+	int		 i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(extract("", "\"\\ud83d", &cause, &out), -1);
+		free(cause);
+		buf_free(&out);
+		assert_int_equal(extract("", "[\"\\ud83d\\x\"]", &cause, &out),
+		    -1);
+		free(cause);
+		buf_free(&out);
+	}
+	assert_int_equal(extract("", "\"\\ude00\"", &cause, &out), 0);
+	assert_string_equal(out.data, ",\"body\":\"\xef\xbf\xbd\"");
 	buf_free(&out);
 }
 
@@ -722,9 +1040,12 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_not_json),
+		cmocka_unit_test(test_fast_path),
+		cmocka_unit_test(test_fast_vs_jsonc),
 		cmocka_unit_test(test_binary),
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_extract),
+		cmocka_unit_test(test_extract_reuse),
 		cmocka_unit_test(test_max),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_record),

@@ -1,0 +1,105 @@
+#!/bin/bash
+# bench/ab.sh: fetchd builds side by side with the floor, alternating, on
+# the b shape (N URLs from nginx /json/, HTTP/1.1 keep-alive), for before
+# and after comparisons of one change.  Lighter than run.sh: no peers.
+#
+#   bench/ab.sh [-n N] [-c C] [-r RUNS] BUILD...
+#
+# One fetchd per build (private socket and state directory) runs
+# `fetchctl submit --wait` of `url = $NGX/json/[0-N-1]`, concurrency =
+# per-host = C; the floor runs `-1 -c C -g $NGX/json/ -n N`.  Prints each
+# run, then the medians of wall seconds and CPU seconds (utime+stime: of
+# the daemon from /proc, of the floor from time(1)).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+N=10000 C=50 RUNS=5
+while getopts n:c:r: o; do
+	case $o in
+	n) N=$OPTARG ;;
+	c) C=$OPTARG ;;
+	r) RUNS=$OPTARG ;;
+	*) sed -n '2,12p' "$0"; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || { sed -n '2,12p' "$0"; exit 2; }
+
+export top_srcdir=$REPO top_builddir=$(cd "$1" && pwd)
+# shellcheck source=../tests/lib.sh
+. "$REPO/tests/lib.sh"
+t_init ab
+ulimit -n 65536 2>/dev/null
+T_NGX_ACCESS_LOG=0 t_nginx
+cc -O2 -Wall -o "$T/floor" "$HERE/floor.c" -lev -lcurl ||
+    t_fail "cannot build the floor"
+printf '[daemon]\nmax-connections = 1000\nlog-level = warning\n' >"$T/d.conf"
+printf '[job bench]\nurl = %s/json/[0-%d]\nconcurrency = %d\nper-host = %d\n' \
+    "$NGX" $((N - 1)) "$C" "$C" >"$T/job.conf"
+
+cpu()	# utime+stime of PID in seconds
+{
+	local st
+	st=$(cat "/proc/$1/stat") || return 1
+	st=${st##*) }
+	awk -v t="$(getconf CLK_TCK)" '{ printf "%.3f", ($12 + $13) / t }' \
+	    <<<"$st"
+}
+
+BUILDS=() PIDS=() NAMES=()
+i=0
+for b in "$@"; do
+	b=$(cd "$b" && pwd)
+	mkdir -p "$T/s$i"
+	"$b/daemon/fetchd" --socket "$T/s$i/ctl.sock" --state-dir "$T/s$i" \
+	    -c "$T/d.conf" >>"$T/fetchd$i.log" 2>&1 &
+	PIDS+=($!)
+	t_track $! "fetchd $b"
+	t_wait_until "'$b/client/fetchctl' -s '$T/s$i/ctl.sock' ping" 10 ||
+	    t_fail "fetchd of $b does not answer"
+	BUILDS+=("$b")
+	NAMES+=("$i:$(basename "$b")")
+	i=$((i + 1))
+done
+
+: >"$T/rows"
+for r in $(seq "$RUNS"); do
+	/usr/bin/time -f "%e %U %S" -o "$T/ft" "$T/floor" -1 -c "$C" \
+	    -g "$NGX/json/" -n "$N" >/dev/null
+	read -r e u s <"$T/ft"
+	echo "floor $e $(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')" |
+	    tee -a "$T/rows"
+	for i in "${!BUILDS[@]}"; do
+		c0=$(cpu "${PIDS[$i]}")
+		t0=$(date +%s%N)
+		"${BUILDS[$i]}/client/fetchctl" -s "$T/s$i/ctl.sock" --json \
+		    submit "$T/job.conf" --wait >"$T/out" 2>&1 ||
+		    t_fail "${NAMES[$i]}: $(tail -c 300 "$T/out")"
+		t1=$(date +%s%N)
+		c1=$(cpu "${PIDS[$i]}")
+		rm -rf "$T/s$i/results/bench"
+		echo "${NAMES[$i]} $(awk -v a="$t0" -v b="$t1" \
+		    'BEGIN { printf "%.3f", (b - a) / 1e9 }') $(awk -v a="$c0" \
+		    -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" |
+		    tee -a "$T/rows"
+	done
+done
+echo "medians of $RUNS runs, $N URLs, concurrency $C:"
+"$T_PYTHON" - "$T/rows" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, wall, cpu = line.split()
+    rows.setdefault(name, []).append((float(wall), float(cpu)))
+fw = statistics.median(w for w, _ in rows["floor"]) or 1e-9
+fc = statistics.median(c for _, c in rows["floor"]) or 1e-9
+for name, v in rows.items():
+    w = statistics.median(x for x, _ in v)
+    c = statistics.median(x for _, x in v)
+    print(f"  {name:30} wall {w:.3f} s ({w / fw:.2f} x floor)  "
+          f"cpu {c:.2f} s ({c / fc:.2f} x floor)")
+PY
+for p in "${PIDS[@]}"; do t_stop "$p" 0; done
+exit 0
