@@ -851,18 +851,41 @@ set_retry_on(struct pstate *ps, const struct key *k, void *obj,
 	return (0);
 }
 
+/*
+ * One word of a list, its value in *out; the error lists every word
+ * ("expected batch, always or never").
+ */
+static int
+word_set(const struct word *w, size_t n, const char *val, unsigned *out,
+    char **cause)
+{
+	struct buf	 b;
+	size_t		 i;
+	int		 at;
+
+	if ((at = word_find(w, n, val, strlen(val))) != -1) {
+		*out = w[at].value;
+		return (0);
+	}
+	buf_init(&b);
+	for (i = 0; i < n; i++)
+		buf_printf(&b, "%s%s", i == 0 ? "" : i + 1 == n ? " or " :
+		    ", ", w[i].name);
+	cerr(cause, "expected %.*s, got '%s'", (int)b.len, b.data, val);
+	buf_free(&b);
+	return (-1);
+}
+
 static int
 set_sync(struct pstate *ps, const struct key *k, void *obj,
     const char *val, char **cause)
 {
-	int	 i;
+	unsigned	 v;
 
 	(void)ps;
-	i = word_find(sync_words, nitems(sync_words), val, strlen(val));
-	if (i == -1)
-		return (cerr(cause, "expected batch, always or never, got '%s'",
-		    val));
-	*FIELD(obj, k, int) = sync_words[i].value;
+	if (word_set(sync_words, nitems(sync_words), val, &v, cause) == -1)
+		return (-1);
+	*FIELD(obj, k, int) = (int)v;
 	return (0);
 }
 
@@ -870,14 +893,13 @@ static int
 set_overlap(struct pstate *ps, const struct key *k, void *obj,
     const char *val, char **cause)
 {
-	int	 i;
+	unsigned	 v;
 
 	(void)ps;
-	i = word_find(overlap_words, nitems(overlap_words), val, strlen(val));
-	if (i == -1)
-		return (cerr(cause, "expected skip, queue or cancel, got '%s'",
-		    val));
-	*FIELD(obj, k, enum overlap) = (enum overlap)overlap_words[i].value;
+	if (word_set(overlap_words, nitems(overlap_words), val, &v,
+	    cause) == -1)
+		return (-1);
+	*FIELD(obj, k, enum overlap) = (enum overlap)v;
 	return (0);
 }
 
