@@ -28,14 +28,7 @@ top_builddir=${top_builddir:-$here}
 export top_srcdir top_builddir
 . "$top_srcdir/tests/lib.sh"
 t_init shots
-command -v tmux > /dev/null 2>&1 || t_fail "tmux is not installed"
-TMUX_SOCK=$T/tmux.sock
-tm()
-{
-	tmux -S "$TMUX_SOCK" -f /dev/null "$@"
-}
-trap 'rc=$?; tm kill-server > /dev/null 2>&1; (exit $rc); t_cleanup' EXIT
-unset TMUX TMUX_PANE
+t_tmux_init || t_fail "tmux is not installed"
 
 t_upstream
 t_fetchd

@@ -694,3 +694,19 @@ d = [json.loads(l) for l in f if l.strip()]
 v = eval(sys.argv[2])
 print(v if isinstance(v, str) else json.dumps(v))' "$1" "$2"
 }
+
+# A private tmux server for terminal tests (tmux.sh, scripts/screenshots.sh):
+# `tm ARGS` runs tmux on it; it is killed at exit, before t_cleanup stops
+# fetchd and the upstream.  Only this server is ever touched.  Returns 1
+# when tmux is not installed.
+t_tmux_init()
+{
+	command -v tmux > /dev/null 2>&1 || return 1
+	TMUX_SOCK=$T/tmux.sock
+	unset TMUX TMUX_PANE
+	trap 'rc=$?; tm kill-server > /dev/null 2>&1; (exit $rc); t_cleanup' EXIT
+}
+tm()
+{
+	tmux -S "$TMUX_SOCK" -f /dev/null "$@"
+}

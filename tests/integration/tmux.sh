@@ -14,15 +14,7 @@
 # own socket).
 . "$(dirname "$0")/../lib.sh"
 t_init tmux
-command -v tmux > /dev/null 2>&1 || t_skip "tmux is not installed"
-TMUX_SOCK=$T/tmux.sock
-tm()
-{
-	tmux -S "$TMUX_SOCK" -f /dev/null "$@"
-}
-# Our server goes at exit, before lib.sh stops fetchd and the upstream.
-trap 'rc=$?; tm kill-server > /dev/null 2>&1; (exit $rc); t_cleanup' EXIT
-unset TMUX TMUX_PANE
+t_tmux_init || t_skip "tmux is not installed"
 
 t_upstream
 t_fetchd
