@@ -971,7 +971,8 @@ rstream_index(struct rstream *rs)
 		base += p - rs->in.data;
 		buf_consume(&rs->in, (size_t)(p - rs->in.data));
 	}
-	qsort(rs->idx, rs->nidx, sizeof(*rs->idx), entry_cmp);
+	if (rs->nidx > 1)		/* qsort(NULL, 0, ...) is undefined */
+		qsort(rs->idx, rs->nidx, sizeof(*rs->idx), entry_cmp);
 }
 
 /* Input order: up to about a slice of records per call. */

@@ -46,5 +46,15 @@ d2=$(t_ctl status p --json | "$T_PYTHON" -c 'import json,sys; print(json.load(sy
 t_ctl status p --json | grep -q '"pause_reason":"paused by request"' || t_fail "no pause reason"
 t_ctl resume p > /dev/null || t_fail resume
 t_wait_until "t_ctl status p --json | grep -q '\"state\":\"done\"'" 10 || t_fail "p after resume"
+
+# results --ordered of a run with no record yet: an empty list, and the
+# daemon lives on (fuzz_proto found qsort() handed NULL here).
+printf '[job h]\nurl = %s/h/[1-3]?hang=1\n' "$UP" > "$T/h.conf"
+t_ctl submit "$T/h.conf" > /dev/null || t_fail "submit h"
+t_wait_until "t_ctl status h --json | grep -q '\"in_flight\":3'" 5 || t_fail "h in flight"
+t_ctl results h --ordered > "$T/h.out" 2>&1 || t_fail "results --ordered: $(cat "$T/h.out")"
+t_assert_eq 0 "$(wc -l < "$T/h.out")" "records of a run without any"
+t_ctl ping > /dev/null || t_fail "fetchd died on results --ordered of an empty run"
+t_ctl cancel h > /dev/null || t_fail "cancel h"
 t_stop_fetchd
 t_pass
