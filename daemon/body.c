@@ -760,12 +760,17 @@ encode_string(struct buf *out, const char *s, size_t len)
 	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*p = (const unsigned char *)s;
 	char			*o;
-	size_t			 i;
+	size_t			 i, n;
 
 	buf_reserve(out, len * 6 + 2);
 	o = out->data + out->len;
 	*o++ = '"';
 	for (i = 0; i < len; i++) {
+		n = util_json_plain(s + i, len - i);
+		memcpy(o, p + i, n);
+		o += n;
+		if ((i += n) == len)
+			break;
 		switch (p[i]) {
 		case '"':
 		case '\\':
@@ -787,6 +792,9 @@ encode_string(struct buf *out, const char *s, size_t len)
 		default:
 			if (p[i] >= 0x20) {
 				*o++ = (char)p[i];
+				/* a run of non-ASCII text */
+				while (i + 1 < len && p[i + 1] >= 0x80)
+					*o++ = (char)p[++i];
 				break;
 			}
 			memcpy(o, "\\u00", 4);

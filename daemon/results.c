@@ -223,14 +223,19 @@ put_str(struct buf *b, const char *str, int url)
 	o = b->data + b->len;
 	*o++ = '"';
 	while (p < e) {
-		if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-			*o++ = (char)*p++;
-			continue;
-		}
+		n = util_json_plain((const char *)p, (size_t)(e - p));
+		memcpy(o, p, n);
+		o += n;
+		p += n;
+		if (p == e)
+			break;
 		if (*p >= 0x80 && (n = utf8_seq(p, (size_t)(e - p))) > 0) {
-			memcpy(o, p, n);
-			o += n;
-			p += n;
+			do {	/* a run of non-ASCII text */
+				memcpy(o, p, n);
+				o += n;
+				p += n;
+			} while (p < e && *p >= 0x80 &&
+			    (n = utf8_seq(p, (size_t)(e - p))) > 0);
 			continue;
 		}
 		if (*p >= 0x80) {
