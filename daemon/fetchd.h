@@ -286,7 +286,6 @@ struct xfer {
 	int64_t			 t_total;
 	uint64_t		 bytes;
 	uint64_t		 header_bytes;	/* of every response so far */
-	const char		*http_version;	/* static string, "1.1", "2" */
 	int			 refused;	/* a redirect would leak a secret */
 };
 int	 fetch_init(struct ev_loop *, const struct daemonconf *, char **);
