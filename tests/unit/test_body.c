@@ -641,6 +641,29 @@ test_record(void **state)
 	    "\"detail\":\"Operation timed out\\n\\\"x\\\"\\t\\ufffd\","
 	    "\"attempts\":3,\"ms\":30012.5,\"queue_ms\":1.6}\n");
 
+	/* Numbers at the edges of the two-digit formatting. */
+	memset(&r, 0, sizeof(r));
+	r.i = UINT64_MAX;
+	r.url = "u";
+	r.status = 10;
+	r.attempts = 100;
+	r.usec = INT64_MAX;
+	r.queue_usec = 999950;
+	buf_reset(&out);
+	results_record(&out, &r);
+	assert_string_equal(out.data, "{\"i\":18446744073709551615,"
+	    "\"url\":\"u\",\"status\":10,\"attempts\":100,"
+	    "\"ms\":9223372036854775.8,\"queue_ms\":1000.0}\n");
+	r.i = 9;
+	r.status = 99;
+	r.attempts = 1000;
+	r.usec = 950;
+	r.queue_usec = 99949;
+	buf_reset(&out);
+	results_record(&out, &r);
+	assert_string_equal(out.data, "{\"i\":9,\"url\":\"u\",\"status\":99,"
+	    "\"attempts\":1000,\"ms\":1.0,\"queue_ms\":99.9}\n");
+
 	/* Runs of UTF-8 text next to invalid bytes, past a word boundary. */
 	memset(&r, 0, sizeof(r));
 	r.i = 19;
