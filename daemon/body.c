@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,10 @@ struct lex {
 };
 
 struct body {
+	char			*raw;		/* the bytes, unless json-c has them */
+	/* raw stays unpoisoned while spare (LeakSanitizer). */
+	size_t			 len;
+	size_t			 cap;
 	uint64_t		 max;
 	char			*extract;
 	uint64_t		 total;
@@ -113,10 +118,6 @@ struct body {
 	int			 rc;		/* of body_finish() */
 	char			*cause;		/* of body_finish(), kept */
 	enum body_kind		 kind;
-
-	char			*raw;		/* the bytes, unless json-c has them */
-	size_t			 len;
-	size_t			 cap;
 
 	enum jstate		 js;
 	struct lex		 lex;
@@ -503,16 +504,12 @@ tok_put(struct json_tokener *t)
 /*
  * Freed bodies are kept (up to BODY_SPARE, each with a first buffer of at
  * most BODY_SPARE_RAW bytes) for body_new(): one per attempt otherwise
- * cost a calloc, a malloc and two frees.  Not under AddressSanitizer, so
- * that it still sees a use after free.
+ * cost a calloc, a malloc and two frees.  Poisoned meanwhile under
+ * AddressSanitizer (fetchd.h).
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define BODY_SPARE	0
-#else
 #define BODY_SPARE	1024
-#endif
 #define BODY_SPARE_RAW	4096
-static struct body	*body_spare[BODY_SPARE + 1];
+static struct body	*body_spare[BODY_SPARE];
 static size_t		 body_nspare;
 
 /* Release the pooled tokeners and bodies (daemon exit, leak checkers). */
@@ -525,6 +522,8 @@ body_cleanup(void)
 		json_tokener_free(tok_pool[--tok_npool]);
 	while (body_nspare > 0) {
 		b = body_spare[--body_nspare];
+		KEEP_UNPOISON(b, sizeof(*b));
+		KEEP_UNPOISON(b->raw, b->cap);
 		free(b->raw);
 		free(b);
 	}
@@ -636,8 +635,10 @@ body_new(uint64_t max, const char *extract)
 
 	if (body_nspare > 0) {
 		b = body_spare[--body_nspare];
+		KEEP_UNPOISON(b, sizeof(*b));
 		raw = b->raw;
 		cap = b->cap;
+		KEEP_UNPOISON(raw, cap);
 		memset(b, 0, sizeof(*b));
 		b->raw = raw;
 		b->cap = cap;
@@ -1002,6 +1003,8 @@ body_free(struct body *b)
 	if (body_nspare < BODY_SPARE && b->cap <= BODY_SPARE_RAW) {
 		b->len = 0;
 		body_spare[body_nspare++] = b;
+		KEEP_POISON(b->raw, b->cap);
+		KEEP_POISON(&b->len, sizeof(*b) - offsetof(struct body, len));
 		return;
 	}
 	raw_drop(b);

@@ -76,10 +76,11 @@ enum item_state {
 /* One URL of a run, from the window until its final record. */
 struct item {
 	TAILQ_ENTRY(item)	 entry;		/* pending or inflight list */
-	struct run		*run;
-	uint64_t		 i;
 	char			*url;
 	size_t			 url_cap;	/* bytes allocated for url */
+	/* Those above stay unpoisoned while spare (LeakSanitizer). */
+	struct run		*run;
+	uint64_t		 i;
 	struct host		*host;
 	enum item_state		 state;
 	unsigned		 attempts;
@@ -663,14 +664,10 @@ run_host(struct run *r, const char *url)
 
 /*
  * Items are kept on a free list (up to ITEM_SPARE_MAX, with their URL
- * buffers) instead of a calloc and two frees per URL.  Not under
- * AddressSanitizer, so that it still sees a use after free.
+ * buffers) instead of a calloc and two frees per URL; poisoned meanwhile
+ * under AddressSanitizer (fetchd.h).
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define ITEM_SPARE_MAX	0
-#else
 #define ITEM_SPARE_MAX	1024
-#endif
 
 static struct item *
 item_new(struct run *r, uint64_t i, const char *url)
@@ -681,10 +678,12 @@ item_new(struct run *r, uint64_t i, const char *url)
 	size_t		 ucap = 0;
 
 	if (it != NULL) {
+		KEEP_UNPOISON(it, sizeof(*it));
 		J.spare = TAILQ_NEXT(it, entry);
 		J.nspare--;
 		ubuf = it->url;
 		ucap = it->url_cap;
+		KEEP_UNPOISON(ubuf, ucap);
 		memset(it, 0, sizeof(*it));
 	} else
 		it = xcalloc(1, sizeof(*it));
@@ -717,6 +716,8 @@ item_free(struct item *it)
 		TAILQ_NEXT(it, entry) = J.spare;
 		J.spare = it;
 		J.nspare++;
+		KEEP_POISON(it->url, it->url_cap);
+		KEEP_POISON(&it->run, sizeof(*it) - offsetof(struct item, run));
 		return;
 	}
 	free(it->url);
@@ -729,6 +730,8 @@ items_spare_free(void)
 	struct item	*it;
 
 	while ((it = J.spare) != NULL) {
+		KEEP_UNPOISON(it, sizeof(*it));
+		KEEP_UNPOISON(it->url, it->url_cap);
 		J.spare = TAILQ_NEXT(it, entry);
 		free(it->url);
 		free(it);
