@@ -66,6 +66,8 @@ struct fhandle {
 	const struct curl_slist	*hdrs_set;	/* CURLOPT_HTTPHEADER */
 	long			 pipewait;	/* CURLOPT_PIPEWAIT, or -1 */
 };
+_Static_assert(sizeof(((struct xfer *)0)->detail) >= CURL_ERROR_SIZE,
+    "fetch_fill() copies the error buffer into detail");
 
 static struct {
 	struct ev_loop	*loop;
