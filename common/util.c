@@ -571,6 +571,36 @@ util_levenshtein(const char *a, const char *b)
 	return (best);
 }
 
+/*
+ * Eight bytes at a time: a word holds a byte that needs care if any byte
+ * has its top bit set, is below 0x20, or equals '"' or '\\' (the
+ * "has a byte less than n" and "has a zero byte" word tests; exact as a
+ * yes/no answer).  The word with such a byte is then looked at bytewise.
+ */
+size_t
+util_json_plain(const char *s, size_t n)
+{
+	const uint64_t		 ones = 0x0101010101010101ULL;
+	const uint64_t		 high = 0x8080808080808080ULL;
+	const unsigned char	*p = (const unsigned char *)s;
+	uint64_t		 w, q, b;
+	size_t			 i = 0;
+
+	for (; n - i >= 8; i += 8) {
+		memcpy(&w, p + i, 8);
+		q = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		if ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+		    ((b - ones) & ~b)) & high)
+			break;
+	}
+	for (; i < n; i++)
+		if (p[i] < 0x20 || p[i] >= 0x80 || p[i] == '"' ||
+		    p[i] == '\\')
+			break;
+	return (i);
+}
+
 int
 util_utf8_valid(const char *s, size_t len)
 {

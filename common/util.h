@@ -83,6 +83,13 @@ size_t		 util_levenshtein(const char *, const char *);
 /* Is the buffer valid UTF-8 (no overlongs, no surrogates)? */
 int		 util_utf8_valid(const char *, size_t);
 
+/*
+ * How many leading bytes of s[0..n) a JSON string holds as they are:
+ * ASCII from 0x20 to 0x7f other than '"' and '\\'.  The fast part of
+ * both JSON escapers (results.c, body.c); each handles the other bytes.
+ */
+size_t		 util_json_plain(const char *s, size_t n);
+
 /* Base64 (RFC 4648, padded) of a buffer, appended to b. */
 void		 util_base64(struct buf *, const void *, size_t);
 

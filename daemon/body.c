@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,10 @@ struct lex {
 };
 
 struct body {
+	char			*raw;		/* the bytes, unless json-c has them */
+	/* raw stays unpoisoned while spare (LeakSanitizer). */
+	size_t			 len;
+	size_t			 cap;
 	uint64_t		 max;
 	char			*extract;
 	uint64_t		 total;
@@ -113,10 +118,6 @@ struct body {
 	int			 rc;		/* of body_finish() */
 	char			*cause;		/* of body_finish(), kept */
 	enum body_kind		 kind;
-
-	char			*raw;		/* the bytes, unless json-c has them */
-	size_t			 len;
-	size_t			 cap;
 
 	enum jstate		 js;
 	struct lex		 lex;
@@ -500,12 +501,32 @@ tok_put(struct json_tokener *t)
 		json_tokener_free(t);
 }
 
-/* Release the pooled tokeners (daemon exit, leak checkers). */
+/*
+ * Freed bodies are kept (up to BODY_SPARE, each with a first buffer of at
+ * most BODY_SPARE_RAW bytes) for body_new(): one per attempt otherwise
+ * cost a calloc, a malloc and two frees.  Poisoned meanwhile under
+ * AddressSanitizer (fetchd.h).
+ */
+#define BODY_SPARE	1024
+#define BODY_SPARE_RAW	4096
+static struct body	*body_spare[BODY_SPARE];
+static size_t		 body_nspare;
+
+/* Release the pooled tokeners and bodies (daemon exit, leak checkers). */
 void
 body_cleanup(void)
 {
+	struct body	*b;
+
 	while (tok_npool > 0)
 		json_tokener_free(tok_pool[--tok_npool]);
+	while (body_nspare > 0) {
+		b = body_spare[--body_nspare];
+		KEEP_UNPOISON(b, sizeof(*b));
+		KEEP_UNPOISON(b->raw, b->cap);
+		free(b->raw);
+		free(b);
+	}
 }
 
 static void
@@ -609,8 +630,20 @@ struct body *
 body_new(uint64_t max, const char *extract)
 {
 	struct body	*b;
+	char		*raw = NULL;
+	size_t		 cap = 0;
 
-	b = xcalloc(1, sizeof(*b));
+	if (body_nspare > 0) {
+		b = body_spare[--body_nspare];
+		KEEP_UNPOISON(b, sizeof(*b));
+		raw = b->raw;
+		cap = b->cap;
+		KEEP_UNPOISON(raw, cap);
+		memset(b, 0, sizeof(*b));
+		b->raw = raw;
+		b->cap = cap;
+	} else
+		b = xcalloc(1, sizeof(*b));
 	b->max = max;
 	if (extract != NULL)
 		b->extract = xstrdup(extract);
@@ -728,12 +761,17 @@ encode_string(struct buf *out, const char *s, size_t len)
 	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*p = (const unsigned char *)s;
 	char			*o;
-	size_t			 i;
+	size_t			 i, n;
 
 	buf_reserve(out, len * 6 + 2);
 	o = out->data + out->len;
 	*o++ = '"';
 	for (i = 0; i < len; i++) {
+		n = util_json_plain(s + i, len - i);
+		memcpy(o, p + i, n);
+		o += n;
+		if ((i += n) == len)
+			break;
 		switch (p[i]) {
 		case '"':
 		case '\\':
@@ -755,6 +793,9 @@ encode_string(struct buf *out, const char *s, size_t len)
 		default:
 			if (p[i] >= 0x20) {
 				*o++ = (char)p[i];
+				/* a run of non-ASCII text */
+				while (i + 1 < len && p[i + 1] >= 0x80)
+					*o++ = (char)p[++i];
 				break;
 			}
 			memcpy(o, "\\u00", 4);
@@ -957,8 +998,15 @@ body_free(struct body *b)
 	if (b == NULL)
 		return;
 	json_fail(b);
-	raw_drop(b);
 	free(b->extract);
 	free(b->cause);
+	if (body_nspare < BODY_SPARE && b->cap <= BODY_SPARE_RAW) {
+		b->len = 0;
+		body_spare[body_nspare++] = b;
+		KEEP_POISON(b->raw, b->cap);
+		KEEP_POISON(&b->len, sizeof(*b) - offsetof(struct body, len));
+		return;
+	}
+	raw_drop(b);
 	free(b);
 }

@@ -55,7 +55,19 @@ struct fhandle {
 	CURL			*e;
 	uint64_t		 key;
 	struct curl_slist	*base;
+	/*
+	 * The transfer on the handle.  curl's callbacks, its private pointer
+	 * and its error buffer point at the handle and are set with the
+	 * other options that stay (fetch_setup_def), not per transfer.
+	 */
+	struct xfer		*x;
+	char			 err[CURL_ERROR_SIZE];
+	/* As set on the handle, to skip setting them again: */
+	const struct curl_slist	*hdrs_set;	/* CURLOPT_HTTPHEADER */
+	long			 pipewait;	/* CURLOPT_PIPEWAIT, or -1 */
 };
+_Static_assert(sizeof(((struct xfer *)0)->detail) >= CURL_ERROR_SIZE,
+    "fetch_fill() copies the error buffer into detail");
 
 static struct {
 	struct ev_loop	*loop;
@@ -314,14 +326,16 @@ static const char *fetch_carried_secret(const struct jobdef *, int *);
 
 /* Copy status, timings and the failure class of a finished transfer. */
 static void
-fetch_fill(struct xfer *x, CURL *e, CURLcode rc)
+fetch_fill(struct fhandle *fh, CURL *e, CURLcode rc)
 {
-	long		 status = 0, ver = 0;
+	struct xfer	*x = fh->x;
+	long		 status = 0;
 	curl_off_t	 t;
 	char		 was[192];
 	const char	*h;
 	int		 n = 0;
 
+	memcpy(x->detail, fh->err, strlen(fh->err) + 1);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	x->status = (int)status;
 	if (curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &t) == CURLE_OK)
@@ -335,10 +349,6 @@ fetch_fill(struct xfer *x, CURL *e, CURLcode rc)
 		x->t_ttfb = t;
 	if (curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &t) == CURLE_OK)
 		x->t_total = t;
-	curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &ver);
-	x->http_version = ver == CURL_HTTP_VERSION_2_0 ? "2" :
-	    ver == CURL_HTTP_VERSION_3 ? "3" :
-	    ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1";
 	x->fclass = fetch_classify(rc, x, e);
 	if (x->fclass != FC_NONE && x->detail[0] == '\0')
 		snprintf(x->detail, sizeof(x->detail), "%s",
@@ -383,6 +393,7 @@ fetch_drain(void)
 	CURLMsg		*msg;
 	CURL		*e;
 	CURLcode	 rc;
+	struct fhandle	*fh;
 	struct xfer	*x;
 	int		 left;
 
@@ -394,9 +405,10 @@ fetch_drain(void)
 			continue;
 		e = msg->easy_handle;
 		rc = msg->data.result;
-		x = NULL;
-		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
-		fetch_fill(x, e, rc);
+		fh = NULL;
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&fh);
+		x = fh->x;
+		fetch_fill(fh, e, rc);
 		curl_multi_remove_handle(F.multi, e);
 		x->done(x);
 	}
@@ -408,7 +420,7 @@ fetch_drain(void)
 static size_t
 fetch_write_cb(char *p, size_t size, size_t n, void *arg)
 {
-	struct xfer	*x = arg;
+	struct xfer	*x = ((struct fhandle *)arg)->x;
 	size_t		 len = size * n;
 
 	x->bytes += len;
@@ -530,6 +542,13 @@ fetch_header_cb(char *p, size_t size, size_t n, void *arg)
 	return (len);
 }
 
+/* curl's header callback: its argument is the handle. */
+static size_t
+fetch_header_fh(char *p, size_t size, size_t n, void *arg)
+{
+	return (fetch_header_cb(p, size, n, ((struct fhandle *)arg)->x));
+}
+
 static int
 conditional_header(struct curl_slist **hdrs, const char *name,
     const char *value)
@@ -616,7 +635,13 @@ fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 		return (-1);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header_fh);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, fh);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, fh->err);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, fh);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, fh);
+	fh->hdrs_set = NULL;
+	fh->pipewait = -1;
 	if (x->user_agent != NULL && (fetch_proxied(d) ||
 	    strlen(x->user_agent) >= sizeof(line) - 12))
 		curl_easy_setopt(e, CURLOPT_USERAGENT, x->user_agent);
@@ -656,23 +681,23 @@ fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 }
 
 /*
- * The options of this transfer, set every time: where its data goes, its
- * URL, its header list, its request body.  The header list is the
- * handle's base list, or with this URL's validators a copy of it that the
- * transfer owns; it is set every time, so a validator never carries over
- * to the next transfer on the handle.
+ * The options of this transfer: its URL, its header list, its request
+ * body (where its data goes is the handle, see struct fhandle).  The
+ * header list is the handle's base list, or with this URL's validators a
+ * copy of it that the transfer owns; it is set again whenever it is not
+ * the base list already set on the handle, so a validator never carries
+ * over to the next transfer on the handle.
  */
 static int
 fetch_setup_xfer(struct fhandle *fh, struct xfer *x)
 {
 	CURL			*e = fh->e;
 	struct curl_slist	*hdrs = NULL, *l, *b;
+	long			 pw;
 
+	fh->x = x;
+	fh->err[0] = '\0';
 	curl_easy_setopt(e, CURLOPT_URL, x->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->detail);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	if (x->if_none_match != NULL || x->if_modified_since != NULL) {
 		for (b = fh->base; b != NULL; b = b->next) {
 			if ((l = curl_slist_append(hdrs, b->data)) == NULL)
@@ -685,8 +710,11 @@ fetch_setup_xfer(struct fhandle *fh, struct xfer *x)
 			goto fail;
 	}
 	x->headers = hdrs;
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs != NULL ? hdrs :
-	    fh->base);
+	if (hdrs != NULL || fh->hdrs_set != fh->base) {
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs != NULL ? hdrs :
+		    fh->base);
+		fh->hdrs_set = hdrs != NULL ? hdrs : fh->base;
+	}
 	if (x->reqbody != NULL) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)x->reqbody_len);
@@ -697,9 +725,12 @@ fetch_setup_xfer(struct fhandle *fh, struct xfer *x)
 	 * possible (https with ALPN): for plain HTTP/1.1 it would delay the
 	 * first wave by a round trip (STYLE pitfall 16).
 	 */
-	if (x->def->http2)
-		curl_easy_setopt(e, CURLOPT_PIPEWAIT,
-		    strncasecmp(x->url, "https:", 6) == 0 ? 1L : 0L);
+	if (x->def->http2) {
+		pw = strncasecmp(x->url, "https:", 6) == 0 ? 1L : 0L;
+		if (pw != fh->pipewait)
+			curl_easy_setopt(e, CURLOPT_PIPEWAIT, pw);
+		fh->pipewait = pw;
+	}
 	return (0);
 fail:
 	curl_slist_free_all(hdrs);

@@ -22,6 +22,26 @@
 #include "log.h"
 #include "util.h"
 
+/*
+ * Memory kept on a free list for reuse (items, bodies) is poisoned while
+ * it waits, so AddressSanitizer still reports a use after free.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define FETCHD_ASAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FETCHD_ASAN	1
+#endif
+#endif
+#ifdef FETCHD_ASAN
+#include <sanitizer/asan_interface.h>
+#define KEEP_POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define KEEP_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define KEEP_POISON(p, n)	((void)(p), (void)(n))
+#define KEEP_UNPOISON(p, n)	((void)(p), (void)(n))
+#endif
+
 /* Failure classes: stable names used in results, status, journal, metrics. */
 enum fclass {
 	FC_NONE = 0,
@@ -286,7 +306,6 @@ struct xfer {
 	int64_t			 t_total;
 	uint64_t		 bytes;
 	uint64_t		 header_bytes;	/* of every response so far */
-	const char		*http_version;	/* static string, "1.1", "2" */
 	int			 refused;	/* a redirect would leak a secret */
 };
 int	 fetch_init(struct ev_loop *, const struct daemonconf *, char **);

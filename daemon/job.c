@@ -76,9 +76,11 @@ enum item_state {
 /* One URL of a run, from the window until its final record. */
 struct item {
 	TAILQ_ENTRY(item)	 entry;		/* pending or inflight list */
+	char			*url;
+	size_t			 url_cap;	/* bytes allocated for url */
+	/* Those above stay unpoisoned while spare (LeakSanitizer). */
 	struct run		*run;
 	uint64_t		 i;
-	char			*url;
 	struct host		*host;
 	enum item_state		 state;
 	unsigned		 attempts;
@@ -155,6 +157,8 @@ static struct {
 	ev_idle			 admit_idle;
 	ev_check		 admit_check;	/* admit_idle, when never idle */
 	ev_idle			 drain_idle;	/* reports idle after a drain */
+	struct item		*spare;		/* freed items, for item_new() */
+	unsigned		 nspare;
 } J;
 
 static void	run_finish(struct run *);
@@ -658,14 +662,41 @@ run_host(struct run *r, const char *url)
 	return (h);
 }
 
+/*
+ * Items are kept on a free list (up to ITEM_SPARE_MAX, with their URL
+ * buffers) instead of a calloc and two frees per URL; poisoned meanwhile
+ * under AddressSanitizer (fetchd.h).
+ */
+#define ITEM_SPARE_MAX	1024
+
 static struct item *
 item_new(struct run *r, uint64_t i, const char *url)
 {
-	struct item	*it = xcalloc(1, sizeof(*it));
+	struct item	*it = J.spare;
+	size_t		 n = strlen(url) + 1;
+	char		*ubuf = NULL;
+	size_t		 ucap = 0;
 
+	if (it != NULL) {
+		KEEP_UNPOISON(it, sizeof(*it));
+		J.spare = TAILQ_NEXT(it, entry);
+		J.nspare--;
+		ubuf = it->url;
+		ucap = it->url_cap;
+		KEEP_UNPOISON(ubuf, ucap);
+		memset(it, 0, sizeof(*it));
+	} else
+		it = xcalloc(1, sizeof(*it));
+	if (n > ucap) {
+		free(ubuf);
+		ucap = n < 64 ? 64 : n;
+		ubuf = xmalloc(ucap);
+	}
+	memcpy(ubuf, url, n);
+	it->url = ubuf;
+	it->url_cap = ucap;
 	it->run = r;
 	it->i = i;
-	it->url = xstrdup(url);
 	it->host = run_host(r, url);
 	it->state = ITEM_PENDING;
 	it->queued_at = (int64_t)(ev_now(J.loop) * USEC_PER_SEC);
@@ -681,8 +712,31 @@ item_free(struct item *it)
 	fetch_cleanup(&it->x);
 	body_free(it->body);
 	host_put(it->host);
+	if (J.nspare < ITEM_SPARE_MAX) {
+		TAILQ_NEXT(it, entry) = J.spare;
+		J.spare = it;
+		J.nspare++;
+		KEEP_POISON(it->url, it->url_cap);
+		KEEP_POISON(&it->run, sizeof(*it) - offsetof(struct item, run));
+		return;
+	}
 	free(it->url);
 	free(it);
+}
+
+static void
+items_spare_free(void)
+{
+	struct item	*it;
+
+	while ((it = J.spare) != NULL) {
+		KEEP_UNPOISON(it, sizeof(*it));
+		KEEP_UNPOISON(it->url, it->url_cap);
+		J.spare = TAILQ_NEXT(it, entry);
+		free(it->url);
+		free(it);
+	}
+	J.nspare = 0;
 }
 
 /* Resume: one bit per URL index that already has a final record. */
@@ -2636,5 +2690,6 @@ job_free(void)
 	ev_idle_stop(J.loop, &J.admit_idle);
 	ev_check_stop(J.loop, &J.admit_check);
 	ev_idle_stop(J.loop, &J.drain_idle);
+	items_spare_free();
 	hosts_free();
 }

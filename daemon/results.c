@@ -157,16 +157,42 @@ put_raw(struct buf *b, const char *s, size_t n)
 }
 #define put_lit(b, s)	put_raw((b), (s), sizeof(s) - 1)
 
+/*
+ * Decimal digits of v, ending at end (two at a time); returns the first.
+ * At most 20 digits.
+ */
+static char *
+fmt_u64(char *end, uint64_t v)
+{
+	static const char	 pairs[] =
+	    "00010203040506070809101112131415161718192021222324252627282930"
+	    "31323334353637383940414243444546474849505152535455565758596061"
+	    "6263646566676869707172737475767778798081828384858687888990"
+	    "919293949596979899";
+	char			*p = end;
+	unsigned		 d;
+
+	while (v >= 100) {
+		d = (unsigned)(v % 100) * 2;
+		v /= 100;
+		*--p = pairs[d + 1];
+		*--p = pairs[d];
+	}
+	if (v >= 10) {
+		d = (unsigned)v * 2;
+		*--p = pairs[d + 1];
+		*--p = pairs[d];
+	} else
+		*--p = (char)('0' + v);
+	return (p);
+}
+
 /* Append a decimal number. */
 static void
 put_u64(struct buf *b, uint64_t v)
 {
-	char	 tmp[20], *p = tmp + sizeof(tmp);
+	char	 tmp[20], *p = fmt_u64(tmp + sizeof(tmp), v);
 
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
 	put_raw(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
@@ -175,13 +201,13 @@ static void
 put_ms(struct buf *b, int64_t usec)
 {
 	uint64_t	 t;
-	char		 frac[2];
+	char		 tmp[22], *p;
 
 	t = usec <= 0 ? 0 : ((uint64_t)usec + 50) / 100;
-	put_u64(b, t / 10);
-	frac[0] = '.';
-	frac[1] = (char)('0' + t % 10);
-	put_raw(b, frac, 2);
+	tmp[21] = (char)('0' + t % 10);
+	tmp[20] = '.';
+	p = fmt_u64(tmp + 20, t / 10);
+	put_raw(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0 if the byte starts none. */
@@ -223,14 +249,19 @@ put_str(struct buf *b, const char *str, int url)
 	o = b->data + b->len;
 	*o++ = '"';
 	while (p < e) {
-		if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-			*o++ = (char)*p++;
-			continue;
-		}
+		n = util_json_plain((const char *)p, (size_t)(e - p));
+		memcpy(o, p, n);
+		o += n;
+		p += n;
+		if (p == e)
+			break;
 		if (*p >= 0x80 && (n = utf8_seq(p, (size_t)(e - p))) > 0) {
-			memcpy(o, p, n);
-			o += n;
-			p += n;
+			do {	/* a run of non-ASCII text */
+				memcpy(o, p, n);
+				o += n;
+				p += n;
+			} while (p < e && *p >= 0x80 &&
+			    (n = utf8_seq(p, (size_t)(e - p))) > 0);
 			continue;
 		}
 		if (*p >= 0x80) {

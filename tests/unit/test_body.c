@@ -641,6 +641,44 @@ test_record(void **state)
 	    "\"detail\":\"Operation timed out\\n\\\"x\\\"\\t\\ufffd\","
 	    "\"attempts\":3,\"ms\":30012.5,\"queue_ms\":1.6}\n");
 
+	/* Numbers at the edges of the two-digit formatting. */
+	memset(&r, 0, sizeof(r));
+	r.i = UINT64_MAX;
+	r.url = "u";
+	r.status = 10;
+	r.attempts = 100;
+	r.usec = INT64_MAX;
+	r.queue_usec = 999950;
+	buf_reset(&out);
+	results_record(&out, &r);
+	assert_string_equal(out.data, "{\"i\":18446744073709551615,"
+	    "\"url\":\"u\",\"status\":10,\"attempts\":100,"
+	    "\"ms\":9223372036854775.8,\"queue_ms\":1000.0}\n");
+	r.i = 9;
+	r.status = 99;
+	r.attempts = 1000;
+	r.usec = 950;
+	r.queue_usec = 99949;
+	buf_reset(&out);
+	results_record(&out, &r);
+	assert_string_equal(out.data, "{\"i\":9,\"url\":\"u\",\"status\":99,"
+	    "\"attempts\":1000,\"ms\":1.0,\"queue_ms\":99.9}\n");
+
+	/* Runs of UTF-8 text next to invalid bytes, past a word boundary. */
+	memset(&r, 0, sizeof(r));
+	r.i = 19;
+	r.url = "http://h/\xc3\xa9\xe2\x82\xac\xff\xc3\xa9" "abcdefgh\x80";
+	r.error = "x";
+	r.detail = "\xc3\xa9\xe2\x82\xac\xff\xc3\xa9" "abcdefgh\x80";
+	r.attempts = 1;
+	buf_reset(&out);
+	results_record(&out, &r);
+	assert_string_equal(out.data, "{\"i\":19,"
+	    "\"url\":\"http://h/\xc3\xa9\xe2\x82\xac%FF\xc3\xa9" "abcdefgh%80\","
+	    "\"error\":\"x\","
+	    "\"detail\":\"\xc3\xa9\xe2\x82\xac\\ufffd\xc3\xa9" "abcdefgh\\ufffd\","
+	    "\"attempts\":1,\"ms\":0.0,\"queue_ms\":0.0}\n");
+
 	/* A status with an error, no detail; rounding at the edges. */
 	memset(&r, 0, sizeof(r));
 	r.i = 0;
@@ -1034,6 +1072,63 @@ test_write_error(void **state)
 	free(dir);
 }
 
+/*
+ * A text body is escaped by encode_string(): plain runs through the word
+ * scanner (util_json_plain), the rest bytewise.  Pieces of every kind at
+ * every offset against a simple reference; bodies start with "x" so they
+ * are not JSON.  Consecutive bodies also reuse freed ones (body_free).
+ */
+static void
+test_string_escape(void **state)
+{
+	static const char *const pieces[] = { "a", "\"", "\\", "\n", "\r",
+	    "\t", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
+	    "\xf0\x9f\x98\x80", "/", " " };
+	static const char	 hex[] = "0123456789abcdef";
+	const size_t		 np = sizeof(pieces) / sizeof(pieces[0]);
+	char			 in[64], want[512], *w;
+	size_t			 pad, k, j, m, len;
+	unsigned char		 c;
+
+	for (pad = 0; pad < 17; pad++)
+		for (k = 0; k < np; k++)
+			for (j = 0; j < np; j++) {
+				len = 0;
+				in[len++] = 'x';
+				for (m = 0; m < pad; m++)
+					in[len++] = 'b';
+				memcpy(in + len, pieces[k], strlen(pieces[k]));
+				len += strlen(pieces[k]);
+				memcpy(in + len, pieces[j], strlen(pieces[j]));
+				len += strlen(pieces[j]);
+				in[len++] = 'z';
+				in[len] = '\0';
+				w = want + sprintf(want, ",\"body\":\"");
+				for (m = 0; m < len; m++) {
+					c = (unsigned char)in[m];
+					if (c == '"' || c == '\\') {
+						*w++ = '\\';
+						*w++ = (char)c;
+					} else if (c == '\n') {
+						*w++ = '\\';
+						*w++ = 'n';
+					} else if (c == '\r') {
+						*w++ = '\\';
+						*w++ = 'r';
+					} else if (c == '\t') {
+						*w++ = '\\';
+						*w++ = 't';
+					} else if (c < 0x20) {
+						w += sprintf(w, "\\u00%c%c",
+						    hex[c >> 4], hex[c & 0xf]);
+					} else
+						*w++ = (char)c;
+				}
+				strcpy(w, "\"");
+				check_body(in, len, want);
+			}
+}
+
 int
 main(void)
 {
@@ -1052,6 +1147,7 @@ main(void)
 		cmocka_unit_test(test_writer),
 		cmocka_unit_test(test_resume),
 		cmocka_unit_test(test_write_error),
+		cmocka_unit_test(test_string_escape),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

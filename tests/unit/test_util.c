@@ -1,7 +1,8 @@
 /*
  * test_util.c: the value parsers of common/util.c (durations in systemd
  * syntax, sizes, numbers, percentages, booleans), URL origins, UTF-8
- * validation, base64, and the latency histogram of job.c.
+ * validation, base64, the JSON escapers' plain-byte scanner, and the
+ * latency histogram of job.c.
  */
 #include "config.h"
 
@@ -202,6 +203,42 @@ test_histo(void **state)
 	assert_int_equal(h.n, 1001);
 }
 
+/*
+ * util_json_plain() against the bytewise rule, for every byte value at
+ * every position of a 1..40 byte string (the word loop and the tail).
+ */
+static void
+test_json_plain(void **state)
+{
+	char	 s[41];
+	size_t	 len, at, want;
+	int	 c;
+
+	assert_int_equal(util_json_plain("", 0), 0);
+	assert_int_equal(util_json_plain("http://127.0.0.1:8080/json/1234", 31),
+	    31);
+	assert_int_equal(util_json_plain("abc\"def", 7), 3);
+	for (len = 1; len <= 40; len++)
+		for (at = 0; at < len; at++)
+			for (c = 0; c < 256; c++) {
+				memset(s, 'a', sizeof(s));
+				s[at] = (char)c;
+				want = c < 0x20 || c >= 0x80 || c == '"' ||
+				    c == '\\' ? at : len;
+				if (util_json_plain(s, len) != want)
+					fail_msg("len %zu, byte 0x%02x at %zu",
+					    len, c, at);
+			}
+	/* Only the first n bytes count. */
+	memset(s, 'a', sizeof(s));
+	s[20] = '"';
+	assert_int_equal(util_json_plain(s, 20), 20);
+	assert_int_equal(util_json_plain(s, 21), 20);
+	/* Bytes next to each other across a word boundary. */
+	memcpy(s, "aaaaaaa\x7f\x1f", 9);
+	assert_int_equal(util_json_plain(s, 9), 8);
+}
+
 static void
 test_levenshtein(void **state)
 {
@@ -222,6 +259,7 @@ main(void)
 		cmocka_unit_test(test_utf8_base64),
 		cmocka_unit_test(test_histo),
 		cmocka_unit_test(test_levenshtein),
+		cmocka_unit_test(test_json_plain),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
