@@ -2048,12 +2048,12 @@ static int
 redirect_header(const struct conn *c, struct buf *o)
 {
 	const char	*t = c->req.target;
-	size_t		 plen = strcspn(t, "?");
 
-	if (c->resp.redirect <= 0)
+	/* A request that never parsed (a 400) has no target. */
+	if (c->resp.redirect <= 0 || t == NULL)
 		return (0);
-	return (buf_printf(o, "Location: %.*s?redirect=%lld\r\n", (int)plen,
-	    t, c->resp.redirect - 1));
+	return (buf_printf(o, "Location: %.*s?redirect=%lld\r\n",
+	    (int)strcspn(t, "?"), t, c->resp.redirect - 1));
 }
 
 /* An ordinary request: counted, then answered as its parameters say. */
