@@ -71,10 +71,12 @@ t_ctl submit "$T/back.conf" --wait > "$T/out" 2>&1 || t_fail "back: $(cat "$T/ou
 grep -q "is back" "$T/fetchd.log" || t_fail "no host-up event in the log"
 
 # 429s halve the origin's concurrency (seen as "limited" in status).
+# Successes add one back each; slow ones keep the origin limited for a
+# second or more, long enough to be seen on a loaded machine.
 cat > "$T/a.conf" <<CONF
 [job adapt]
-url = $UP/adapt/[1-8]?fail=1&failstatus=429
-url = $UP/adapt2/[1-100]?delay=50
+url = $UP/adapt/[1-8]?fail=1&failstatus=429&delay=300
+url = $UP/adapt2/[1-40]?delay=300
 concurrency = 8
 per-host = 8
 backoff = 10ms
