@@ -672,6 +672,23 @@ t_rss_kb()
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
+# t_assert_peak_rss NAME PID KB: the peak RSS (VmHWM) of PID stays under
+# KB.  ASan keeps up to 256 MiB of freed memory in quarantine, and under
+# valgrind RSS includes valgrind's own memory: there only gross growth is
+# checked (1 GiB, 256 MiB).
+t_assert_peak_rss()
+{
+	local name=$1 pid=$2 bound=$3 hwm
+	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+	echo "$name: peak RSS ${hwm} kB"
+	if ldd "$FETCHD" 2>/dev/null | grep -q libasan; then
+		bound=1048576
+	elif [ "${FETCHD_VALGRIND:-0}" = 1 ]; then
+		bound=262144
+	fi
+	[ "$hwm" -lt "$bound" ] || t_fail "$name: peak RSS ${hwm} kB, bound ${bound} kB"
+}
+
 # t_json FILE EXPR: EXPR is Python over the parsed JSON `d` (FILE - is
 # stdin); strings print bare, everything else as JSON.
 t_json()

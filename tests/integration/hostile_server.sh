@@ -18,8 +18,6 @@ printf '[job latin]\nurl = %s/caf\351/[1-3]?delay=200\nretries = 0\n' "$UP" \
     > "$T/jobs/latin.conf"
 printf '[daemon]\njobs-dir = %s/jobs\n' "$T" > "$T/d.conf"
 t_fetchd -c "$T/d.conf"
-asan=0
-ldd "$FETCHD" | grep -q libasan && asan=1
 
 # Compressed 660 KB (< max-body), decoded 100 MiB (> max-body).
 bomb=$((100 * 1024 * 1024))
@@ -67,14 +65,7 @@ t_ctl submit "$T/h.conf" --wait > "$T/out" 2>&1
 rc=$?
 [ "$rc" -eq 1 ] || t_fail "expected partial/failed runs (exit 1), got $rc: $(cat "$T/out")"
 
-hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$FETCHD_PID/status")
-echo "hostile_server: peak RSS ${hwm} kB"
-bound=65536
-# ASan keeps up to 256 MiB of freed memory in quarantine: gross growth only.
-[ "$asan" = 1 ] && bound=1048576
-# Under valgrind, RSS includes valgrind's own memory: gross growth only.
-[ "${FETCHD_VALGRIND:-0}" = 1 ] && bound=262144
-[ "$hwm" -lt "$bound" ] || t_fail "peak RSS ${hwm} kB, bound ${bound} kB"
+t_assert_peak_rss hostile_server "$FETCHD_PID" 65536
 
 "$T_PYTHON" - "$T/state/results" "$bomb" <<'PY' || t_fail "result checks"
 import json, sys, base64

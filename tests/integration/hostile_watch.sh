@@ -11,8 +11,6 @@
 # watcher: with slots free it is left alone and later reads every line.
 . "$(dirname "$0")/../lib.sh"
 t_init hostile_watch
-asan=0
-ldd "$FETCHD" | grep -q libasan && asan=1
 t_upstream
 t_fetchd
 
@@ -113,13 +111,7 @@ cat "$T/results.out"
 t_wait_until "t_ctl --json status w | grep -q '\"state\":\"done\"'" 120 ||
     t_fail "run w did not finish (done): $(t_ctl status w 2>&1)"
 t_assert_eq 10000 "$(wc -l < "$T/state/results/w/1.ndjson")" "result lines"
-hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$FETCHD_PID/status")
-echo "hostile_watch: RSS at most ${rss_max} kB sampled, peak ${hwm} kB"
-bound=65536
-# ASan keeps up to 256 MiB of freed memory in quarantine: gross growth only.
-[ "$asan" = 1 ] && bound=1048576
-# Under valgrind, RSS includes valgrind's own memory: gross growth only.
-[ "${FETCHD_VALGRIND:-0}" = 1 ] && bound=262144
-[ "$hwm" -lt "$bound" ] || t_fail "peak RSS ${hwm} kB, bound ${bound} kB"
+echo "hostile_watch: RSS at most ${rss_max} kB sampled"
+t_assert_peak_rss hostile_watch "$FETCHD_PID" 65536
 t_stop_fetchd
 t_pass
