@@ -7,9 +7,11 @@
 #
 # One fetchd per build (private socket and state directory) runs
 # `fetchctl submit --wait` of `url = $NGX/json/[0-N-1]`, concurrency =
-# per-host = C; the floor runs `-1 -c C -g $NGX/json/ -n N`.  Prints each
-# run, then the medians of wall seconds and CPU seconds (utime+stime: of
-# the daemon from /proc, of the floor from time(1)).
+# per-host = C; the floor runs `-1 -c C -g $NGX/json/ -n N`, and again as
+# floor-req with `-R fetchd/VERSION` (the request fetchd sends, byte for
+# byte: its User-Agent and Accept-Encoding lines).  Prints each run, then
+# the medians of wall seconds and CPU seconds (utime+stime: of the daemon
+# from /proc, of the floors from time(1)).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -u
 
@@ -39,6 +41,8 @@ printf '[daemon]\nmax-connections = 1000\nlog-level = warning\n' >"$T/d.conf"
 printf '[job bench]\nurl = %s/json/[0-%d]\nconcurrency = %d\nper-host = %d\n' \
     "$NGX" $((N - 1)) "$C" "$C" >"$T/job.conf"
 
+AGENT=fetchd/$("$top_builddir/daemon/fetchd" --version | cut -d' ' -f2)
+
 cpu()	# utime+stime of PID in seconds
 {
 	local st
@@ -66,11 +70,15 @@ done
 
 : >"$T/rows"
 for r in $(seq "$RUNS"); do
-	/usr/bin/time -f "%e %U %S" -o "$T/ft" "$T/floor" -1 -c "$C" \
-	    -g "$NGX/json/" -n "$N" >/dev/null
-	read -r e u s <"$T/ft"
-	echo "floor $e $(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')" |
-	    tee -a "$T/rows"
+	for f in floor floor-req; do
+		req=()
+		[ $f = floor-req ] && req=(-R "$AGENT")
+		/usr/bin/time -f "%e %U %S" -o "$T/ft" "$T/floor" -1 -c "$C" \
+		    "${req[@]}" -g "$NGX/json/" -n "$N" >/dev/null
+		read -r e u s <"$T/ft"
+		echo "$f $e $(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')" |
+		    tee -a "$T/rows"
+	done
 	for i in "${!BUILDS[@]}"; do
 		c0=$(cpu "${PIDS[$i]}")
 		t0=$(date +%s%N)
@@ -93,13 +101,22 @@ rows = {}
 for line in open(sys.argv[1]):
     name, wall, cpu = line.split()
     rows.setdefault(name, []).append((float(wall), float(cpu)))
-fw = statistics.median(w for w, _ in rows["floor"]) or 1e-9
-fc = statistics.median(c for _, c in rows["floor"]) or 1e-9
-for name, v in rows.items():
-    w = statistics.median(x for x, _ in v)
-    c = statistics.median(x for _, x in v)
-    print(f"  {name:30} wall {w:.3f} s ({w / fw:.2f} x floor)  "
-          f"cpu {c:.2f} s ({c / fc:.2f} x floor)")
+def med(name, k):
+    return statistics.median(r[k] for r in rows[name]) or 1e-9
+def paired(name, ref, k):
+    # ratio within each round (same minute of machine noise), then median
+    return statistics.median(a[k] / max(b[k], 1e-9)
+                             for a, b in zip(rows[name], rows[ref]))
+print("  medians; in brackets the median of the per-round ratios, which")
+print("  cancels the machine's slow drift better than a ratio of medians")
+for name in rows:
+    out = []
+    for k, what in ((0, "wall"), (1, "cpu")):
+        out.append(f"{what} {med(name, k):.3f} s (x floor {med(name, k) / med('floor', k):.2f} "
+                   f"[{paired(name, 'floor', k):.2f}], x floor-req "
+                   f"{med(name, k) / med('floor-req', k):.2f} "
+                   f"[{paired(name, 'floor-req', k):.2f}])")
+    print(f"  {name:16} " + "  ".join(out))
 PY
 for p in "${PIDS[@]}"; do t_stop "$p" 0; done
 exit 0

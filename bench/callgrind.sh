@@ -3,14 +3,15 @@
 # same work (the b50 shape by default), counted by valgrind's callgrind.
 # Instruction counts are stable on a noisy, shared machine; wall time is not.
 #
-#   bench/callgrind.sh [--build DIR] [-n N] [-c C] [-o MASK] [--out DIR]
-#                      [--job LINE]... [--only fetchd|floor]
+#   bench/callgrind.sh [--build DIR] [-n N] [-c C] [-o MASK] [--req]
+#                      [--out DIR] [--job LINE]... [--only fetchd|floor]
 #
 # fetchd (from DIR, default the build of the source tree) is started under
 # callgrind with a private socket and state directory; one `fetchctl submit
 # --wait` of `url = $NGX/json/[0-N-1]` at concurrency = per-host = C (plus
 # any --job lines, e.g. --job 'compressed = no'); then SIGTERM.  The floor
-# runs under callgrind with `-1 -c C -g $NGX/json/ -n N [-o MASK]`.  Counts
+# runs under callgrind with `-1 -c C -g $NGX/json/ -n N [-o MASK]`; --req
+# adds `-R fetchd/VERSION`, the floor sending fetchd's request.  Counts
 # include start-up and shutdown.  The callgrind files are kept in --out
 # (default: a temp dir, printed) for callgrind_annotate.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -18,13 +19,14 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-BUILD=$REPO N=5000 C=50 MASK= OUTDIR= ONLY= JOBLINES=()
+BUILD=$REPO N=5000 C=50 MASK= OUTDIR= ONLY= JOBLINES=() REQ=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) BUILD=$2; shift ;;
 	-n) N=$2; shift ;;
 	-c) C=$2; shift ;;
 	-o) MASK=$2; shift ;;
+	--req) REQ=1 ;;
 	--out) OUTDIR=$2; shift ;;
 	--job) JOBLINES+=("$2"); shift ;;
 	--only) ONLY=$2; shift ;;
@@ -90,10 +92,12 @@ if [ "$ONLY" != fetchd ]; then
 	cc -O2 -Wall -o "$FLOOR" "$HERE/floor.c" -lev -lcurl ||
 	    t_fail "cannot build the floor"
 	valgrind -q --tool=callgrind --callgrind-out-file="$OUTDIR/floor.cg" \
-	    "$FLOOR" -1 -c "$C" ${MASK:+-o "$MASK"} -g "$NGX/json/" -n "$N" \
+	    "$FLOOR" -1 -c "$C" ${MASK:+-o "$MASK"} \
+	    ${REQ:+-R "fetchd/$("$BUILD/daemon/fetchd" --version | cut -d' ' -f2)"} \
+	    -g "$NGX/json/" -n "$N" \
 	    >"$T/floor.out" 2>&1 || { cat "$T/floor.out" >&2; t_fail "floor failed"; }
 	grep -q "^floor: $N ok" "$T/floor.out" || cat "$T/floor.out" >&2
-	report "floor${MASK:+ -o $MASK}" "$OUTDIR/floor.cg"
+	report "floor${MASK:+ -o $MASK}${REQ:+ -R}" "$OUTDIR/floor.cg"
 fi
 if [ -z "$ONLY" ]; then
 	awk -v a="$(cat "$OUTDIR/fetchd.cg.total")" \

@@ -7,13 +7,23 @@
  * parsing, no result records, no bookkeeping beyond a count.  Whatever fetchd
  * costs above this is fetchd's own work.
  *
- *   floor [-k1] [-A CAFILE] [-o MASK] -c C (-f FILE | -g PREFIX -n N [-s SUFFIX])
+ *   floor [-k1z] [-A CAFILE] [-H LINE]... [-R AGENT] [-o MASK] -c C
+ *         (-f FILE | -g PREFIX -n N [-s SUFFIX])
  *
  * -f reads one URL per line (all read up front: fine for 10^4 lines); -g
  * builds PREFIX<i>SUFFIX for i in [0, N) as transfers start, so a million
  * URLs cost no memory.  -1 forces HTTP/1.1; otherwise HTTP/2 is used where
  * TLS offers it, with CURLOPT_PIPEWAIT on https URLs only (STYLE pitfall 16).
  * Easy handles are reused (a pool of C), as fetchd does.
+ *
+ * -H adds a request header line (through CURLOPT_HTTPHEADER, one list built
+ * once, as fetchd sends its User-Agent and Accept-Encoding) and -z sets
+ * CURLOPT_ACCEPT_ENCODING "" so that libcurl decodes what such a header
+ * announces.  -R AGENT is -z with the two lines fetchd adds by default:
+ * "User-Agent: AGENT" and the Accept-Encoding of every encoding this
+ * libcurl decodes (built as daemon/fetch.c builds it): with it the floor
+ * sends the request fetchd sends by default, byte for byte ("floor-req" in
+ * bench/run.sh).
  *
  * -o MASK is for profiling only: it adds the easy options fetchd sets, so
  * that their cost inside libcurl can be told apart from fetchd's own work.
@@ -57,7 +67,8 @@ static struct {
 	long		 next;		/* next URL to start */
 	long		 running;
 	long		 ok, failed;
-	int		 insecure, h1, opts;
+	int		 insecure, h1, opts, decode;
+	struct curl_slist *hdrs;	/* -H */
 	char		 errbuf[CURL_ERROR_SIZE];
 	const char	*cafile;
 	CURL		**pool;
@@ -218,6 +229,10 @@ setup(CURL *e)
 	}
 	static struct curl_slist	*ae;
 
+	if (G.hdrs != NULL)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, G.hdrs);
+	if (G.decode)
+		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	if (G.opts & 1)
 		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	if (G.opts & 64) {
@@ -334,32 +349,63 @@ read_urls(const char *path)
 	fclose(fp);
 }
 
+/* -R: the User-Agent and Accept-Encoding lines fetchd sends by default. */
+static void
+fetchd_request(const char *agent)
+{
+	curl_version_info_data	*vi = curl_version_info(CURLVERSION_NOW);
+	char			 line[512];
+
+	snprintf(line, sizeof(line), "User-Agent: %s", agent);
+	G.hdrs = curl_slist_append(G.hdrs, line);
+	if (vi->features & CURL_VERSION_LIBZ) {
+		snprintf(line, sizeof(line), "Accept-Encoding: deflate, gzip%s%s",
+		    vi->features & CURL_VERSION_BROTLI ? ", br" : "",
+		    vi->features & CURL_VERSION_ZSTD ? ", zstd" : "");
+		G.hdrs = curl_slist_append(G.hdrs, line);
+	}
+	if (G.hdrs == NULL)
+		exit(2);
+	G.decode = 1;
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: floor [-k1] [-A cafile] [-o mask] -c conc "
-	    "(-f file | -g prefix -n count [-s suffix])\n");
+	fprintf(stderr, "usage: floor [-k1z] [-A cafile] [-H line]... "
+	    "[-R agent] [-o mask] -c conc\n"
+	    "             (-f file | -g prefix -n count [-s suffix])\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	double	 t0, t1;
-	long	 c = 0, i;
-	int	 ch;
+	struct curl_slist	*l;
+	double			 t0, t1;
+	long			 c = 0, i;
+	int			 ch;
 
-	while ((ch = getopt(argc, argv, "1A:c:f:g:kn:o:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "1A:c:f:g:H:kn:o:R:s:z")) != -1) {
 		switch (ch) {
 		case '1': G.h1 = 1; break;
 		case 'A': G.cafile = optarg; break;
 		case 'c': c = strtol(optarg, NULL, 10); break;
 		case 'f': read_urls(optarg); break;
 		case 'g': G.prefix = optarg; break;
+		case 'H':
+			if ((l = curl_slist_append(G.hdrs, optarg)) == NULL)
+				return (2);
+			G.hdrs = l;
+			break;
+		case 'R':
+			fetchd_request(optarg);
+			break;
 		case 'k': G.insecure = 1; break;
 		case 'n': G.n = strtol(optarg, NULL, 10); break;
 		case 'o': G.opts = (int)strtol(optarg, NULL, 0); break;
 		case 's': G.suffix = optarg; break;
+		case 'z': G.decode = 1; break;
 		default: usage();
 		}
 	}
@@ -389,6 +435,7 @@ main(int argc, char **argv)
 	for (i = 0; i < G.npool; i++)
 		curl_easy_cleanup(G.pool[i]);
 	curl_multi_cleanup(G.multi);
+	curl_slist_free_all(G.hdrs);
 	ev_loop_destroy(G.loop);
 	curl_global_cleanup();
 	return (G.failed == 0 ? 0 : 1);
