@@ -607,8 +607,18 @@ util_utf8_valid(const char *s, size_t len)
 	const unsigned char	*p = (const unsigned char *)s;
 	const unsigned char	*e = p + len;
 	unsigned		 c, n, min, i;
+	uint64_t		 w;
 
 	while (p < e) {
+		/* ASCII eight bytes at a time (most bodies are all ASCII) */
+		while (e - p >= 8) {
+			memcpy(&w, p, 8);
+			if (w & 0x8080808080808080ULL)
+				break;
+			p += 8;
+		}
+		if (p == e)
+			break;
 		c = *p++;
 		if (c < 0x80)
 			continue;

@@ -397,6 +397,18 @@ lex_scan(struct lex *l, const char *s, size_t len)
 				return (-1);
 			break;
 		case L_STR:
+			/*
+			 * Long plain ASCII runs a word at a time (with runs of
+			 * UTF-8 between them), the last few bytes one by one.
+			 */
+			while (e - p >= 16) {
+				p += util_json_plain((const char *)p,
+				    (size_t)(e - p));
+				if (p == e || *p < 0x80)
+					break;
+				while (p < e && *p >= 0x80)
+					p++;
+			}
 			while (p < e && *p != '"' && *p != '\\' && *p >= 0x20)
 				p++;
 			if (p == e)

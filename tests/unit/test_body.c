@@ -423,6 +423,36 @@ test_fast_vs_jsonc(void **state)
 	assert_true(same > 15000);
 }
 
+/*
+ * Strings long enough for the word-at-a-time scan: a byte that needs care
+ * (the string's end, an escape, a control byte, UTF-8, bytes that are
+ * not UTF-8) at every offset around the 8- and 16-byte steps, and after a
+ * run of UTF-8; the copy must mean what json-c reads.
+ */
+static void
+test_long_strings(void **state)
+{
+	static const char *const special[] = { "\"", "\\n", "\\u00e9",
+	    "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xff",
+	    "\xe2\x82", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x" };
+	struct buf	 b;
+	size_t		 i, off;
+
+	(void)state;
+	buf_init(&b);
+	for (i = 0; i < sizeof(special) / sizeof(special[0]); i++)
+		for (off = 0; off < 41; off++) {
+			buf_reset(&b);
+			buf_adds(&b, "[\"");
+			while (b.len < off + 2)
+				buf_adds(&b, "a");
+			buf_adds(&b, special[i]);
+			buf_adds(&b, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"]");
+			check_same(b.data, b.len);
+		}
+	buf_free(&b);
+}
+
 static void
 test_binary(void **state)
 {
@@ -1137,6 +1167,7 @@ main(void)
 		cmocka_unit_test(test_not_json),
 		cmocka_unit_test(test_fast_path),
 		cmocka_unit_test(test_fast_vs_jsonc),
+		cmocka_unit_test(test_long_strings),
 		cmocka_unit_test(test_binary),
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_extract),

@@ -159,6 +159,61 @@ test_origin(void **state)
 	origin_is("http:///x", NULL);
 }
 
+/* The plain bytewise check, as util_utf8_valid() was before its fast path. */
+static int
+utf8_ref(const unsigned char *p, size_t len)
+{
+	size_t		 i = 0, n, k;
+	unsigned	 c, min;
+
+	while (i < len) {
+		c = p[i++];
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, min = 0x80, c &= 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, min = 0x800, c &= 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, min = 0x10000, c &= 0x07;
+		else
+			return (0);
+		if (len - i < n)
+			return (0);
+		for (k = 0; k < n; k++, i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return (0);
+			c = (c << 6) | (p[i] & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return (0);
+	}
+	return (1);
+}
+
+/* The eight-bytes-at-a-time path: every sequence at every offset. */
+static void
+test_utf8_offsets(void **state)
+{
+	static const char *const seq[] = { "\xc3\xa9", "\xf0\x9f\x98\x80",
+	    "\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xff", "\x80", "\xe2\x82",
+	    "\xf4\x90\x80\x80", "\x7f" };
+	char		 buf[64];
+	size_t		 i, off, tail, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+		for (off = 0; off < 20; off++)
+			for (tail = 0; tail < 10; tail++) {
+				memset(buf, 'a', sizeof(buf));
+				n = strlen(seq[i]);
+				memcpy(buf + off, seq[i], n);
+				n += off + tail;
+				assert_int_equal(util_utf8_valid(buf, n),
+				    utf8_ref((unsigned char *)buf, n));
+			}
+}
+
 static void
 test_utf8_base64(void **state)
 {
@@ -257,6 +312,7 @@ main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_utf8_base64),
+		cmocka_unit_test(test_utf8_offsets),
 		cmocka_unit_test(test_histo),
 		cmocka_unit_test(test_levenshtein),
 		cmocka_unit_test(test_json_plain),
