@@ -28,6 +28,7 @@
 #define MAX_HEADER_BYTES (256 * 1024)	/* all response headers of a transfer */
 #define POOL_SCAN	8		/* pooled handles looked at for a match */
 #define BUSY_CHECK	0.001		/* s of socket work between yield checks */
+#define SWEEP_MIN	0.001		/* s: the soonest a timeout sweep runs */
 
 /*
  * One socket libcurl watches; the ev_io is first so a watcher casts back.
@@ -65,7 +66,16 @@ struct fhandle {
 	/* As set on the handle, to skip setting them again: */
 	const struct curl_slist	*hdrs_set;	/* CURLOPT_HTTPHEADER */
 	long			 pipewait;	/* CURLOPT_PIPEWAIT, or -1 */
+	/* In flight (F.live), for timeout and stall-timeout: */
+	TAILQ_ENTRY(fhandle)	 live;
+	int			 inlive;
+	ev_tstamp		 started;
+	ev_tstamp		 deadline;	/* timeout */
+	ev_tstamp		 stall;		/* stall-timeout, 0 = none */
+	ev_tstamp		 last_rx;	/* a byte last came (or went) */
+	curl_off_t		 ul_seen;	/* request body bytes sent */
 };
+TAILQ_HEAD(fhandleq, fhandle);
 _Static_assert(sizeof(((struct xfer *)0)->detail) >= CURL_ERROR_SIZE,
     "fetch_fill() copies the error buffer into detail");
 
@@ -87,11 +97,18 @@ static struct {
 	int		 running;
 	int		 draining;
 	struct fsockq	 deferred;	/* sockets with an event to handle */
+
+	struct fhandleq	 live;		/* transfers in flight, oldest first */
+	ev_timer	 sweep;		/* their next timeout or stall */
+	ev_tstamp	 sweep_at;
+	ev_tstamp	 now;		/* ev_now() of the current fetch_action */
 	ev_check	 resume;	/* handles them first, each iteration */
 	ev_idle		 nowait;	/* keeps the loop from blocking meanwhile */
 } F;
 
 static void	fetch_drain(void);
+static void	live_add(struct fhandle *, const struct jobdef *);
+static void	live_remove(struct fhandle *);
 
 /* CURLMOPT_TIMERFUNCTION: re-arm our single timer; never call curl here. */
 static int
@@ -111,6 +128,7 @@ fetch_action(curl_socket_t fd, int mask)
 {
 	CURLMcode	 rc;
 
+	F.now = ev_now(F.loop);		/* for the callbacks: a byte came */
 	rc = curl_multi_socket_action(F.multi, fd, mask, &F.running);
 	if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET)
 		fatalx("curl_multi_socket_action: %s", curl_multi_strerror(rc));
@@ -409,6 +427,7 @@ fetch_drain(void)
 		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&fh);
 		x = fh->x;
 		fetch_fill(fh, e, rc);
+		live_remove(fh);
 		curl_multi_remove_handle(F.multi, e);
 		x->done(x);
 	}
@@ -417,12 +436,138 @@ fetch_drain(void)
 		F.admit();
 }
 
+/*
+ * timeout and stall-timeout.  libcurl's CURLOPT_TIMEOUT_MS and
+ * CURLOPT_LOW_SPEED_* cost about 1.3k instructions per transfer (timer
+ * bookkeeping in every state of every transfer, bench/RESULTS.md); here a
+ * transfer costs a list insert and remove and a time stamp per callback.
+ * F.live holds the transfers in flight, oldest first; one ev_timer is set
+ * for the soonest moment one of them may expire (a byte arriving only
+ * moves a stall later, so the sweep may find nothing: it then re-arms).
+ * A sweep is O(transfers in flight) and runs about once per stall-timeout
+ * while bytes flow, or when a timeout is due.
+ */
+
+/* When fh expires, given what it has done so far. */
+static ev_tstamp
+live_due(const struct fhandle *fh)
+{
+	ev_tstamp	 t = fh->deadline;
+
+	if (fh->stall > 0 && fh->last_rx + fh->stall < t)
+		t = fh->last_rx + fh->stall;
+	return (t);
+}
+
+static void
+sweep_arm(ev_tstamp at)
+{
+	ev_tstamp	 now = ev_now(F.loop), in = at - now;
+
+	ev_timer_stop(F.loop, &F.sweep);
+	if (in < SWEEP_MIN)
+		in = SWEEP_MIN;
+	F.sweep_at = now + in;
+	ev_timer_set(&F.sweep, in, 0.);
+	ev_timer_start(F.loop, &F.sweep);
+}
+
+static void
+live_add(struct fhandle *fh, const struct jobdef *d)
+{
+	ev_tstamp	 now = ev_now(F.loop), due;
+
+	fh->started = fh->last_rx = now;
+	fh->deadline = now + (ev_tstamp)d->timeout / USEC_PER_SEC;
+	fh->stall = (ev_tstamp)d->stall_timeout / USEC_PER_SEC;
+	fh->ul_seen = 0;
+	TAILQ_INSERT_TAIL(&F.live, fh, live);
+	fh->inlive = 1;
+	due = live_due(fh);
+	if (!ev_is_active(&F.sweep) || due < F.sweep_at)
+		sweep_arm(due);
+}
+
+static void
+live_remove(struct fhandle *fh)
+{
+	if (!fh->inlive)
+		return;
+	TAILQ_REMOVE(&F.live, fh, live);
+	fh->inlive = 0;
+	if (TAILQ_EMPTY(&F.live))
+		ev_timer_stop(F.loop, &F.sweep);
+}
+
+/*
+ * End a transfer that ran out of time as libcurl would have: the error
+ * text decides the class in fetch_classify() ("too slow" is a stall; a
+ * timeout before the request went out is a connect failure).
+ */
+static void
+fetch_expire(struct fhandle *fh, ev_tstamp now)
+{
+	struct xfer	*x = fh->x;
+	int64_t		 ran = (int64_t)((now - fh->started) * USEC_PER_SEC);
+
+	if (fh->stall > 0 && now >= fh->last_rx + fh->stall &&
+	    now < fh->deadline)
+		snprintf(fh->err, sizeof(fh->err), "Operation too slow: no "
+		    "byte for %.0f seconds (stall-timeout)", fh->stall);
+	else
+		snprintf(fh->err, sizeof(fh->err), "Operation timed out "
+		    "after %lld milliseconds with %llu bytes received",
+		    (long long)(ran / USEC_PER_MSEC),
+		    (unsigned long long)x->bytes);
+	fetch_fill(fh, fh->e, CURLE_OPERATION_TIMEDOUT);
+	if (x->t_total < ran)
+		x->t_total = ran;
+	live_remove(fh);
+	curl_multi_remove_handle(F.multi, fh->e);
+	x->done(x);
+}
+
+/*
+ * Expire what is due.  done() may start and cancel transfers: a marker
+ * entry keeps the place in F.live, whatever leaves it meanwhile.
+ */
+static void
+fetch_sweep_ev(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	static struct fhandle	 mark;	/* e == NULL: not a transfer */
+	struct fhandle		*fh;
+	ev_tstamp		 now = ev_now(loop), next = 0, due;
+	int			 expired = 0;
+
+	TAILQ_INSERT_HEAD(&F.live, &mark, live);
+	while ((fh = TAILQ_NEXT(&mark, live)) != NULL) {
+		TAILQ_REMOVE(&F.live, &mark, live);
+		TAILQ_INSERT_AFTER(&F.live, fh, &mark, live);
+		if (fh->e == NULL)
+			continue;
+		if ((due = live_due(fh)) <= now) {
+			fetch_expire(fh, now);
+			expired = 1;
+		} else if (next == 0 || due < next)
+			next = due;
+	}
+	TAILQ_REMOVE(&F.live, &mark, live);
+	if (next > 0)
+		sweep_arm(next);
+	else
+		ev_timer_stop(loop, &F.sweep);
+	if (expired && F.admit != NULL)
+		F.admit();
+}
+
 static size_t
 fetch_write_cb(char *p, size_t size, size_t n, void *arg)
 {
-	struct xfer	*x = ((struct fhandle *)arg)->x;
+	struct fhandle	*fh = arg;
+	struct xfer	*x = fh->x;
 	size_t		 len = size * n;
 
+	fh->last_rx = F.now;
 	x->bytes += len;
 	if (x->on_data != NULL && x->on_data(x, p, len) == -1)
 		return (0);	/* CURLE_WRITE_ERROR: too large */
@@ -546,7 +691,24 @@ fetch_header_cb(char *p, size_t size, size_t n, void *arg)
 static size_t
 fetch_header_fh(char *p, size_t size, size_t n, void *arg)
 {
-	return (fetch_header_cb(p, size, n, ((struct fhandle *)arg)->x));
+	struct fhandle	*fh = arg;
+
+	fh->last_rx = F.now;
+	return (fetch_header_cb(p, size, n, fh->x));
+}
+
+/* Progress, for transfers with a request body: bytes going out count. */
+static int
+fetch_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct fhandle	*fh = arg;
+
+	if (ulnow != fh->ul_seen) {
+		fh->ul_seen = ulnow;
+		fh->last_rx = F.now;
+	}
+	return (0);
 }
 
 static int
@@ -613,7 +775,6 @@ fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 	const struct jobdef	*d = x->def;
 	CURL			*e = fh->e;
 	size_t			 i;
-	long			 stall;
 	int			 ae = d->compressed && F.ae != NULL;
 	int			 ua = x->user_agent != NULL;
 	char			 line[512];
@@ -649,15 +810,14 @@ fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (strcmp(d->method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, d->method);
+	/* timeout and stall-timeout are fetchd's own: see fetch_sweep() */
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(d->connect_timeout / USEC_PER_MSEC));
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-	    (long)(d->timeout / USEC_PER_MSEC));
-	if (d->stall_timeout > 0) {
-		stall = (long)((d->stall_timeout + USEC_PER_SEC - 1) /
-		    USEC_PER_SEC);
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall);
+	if (x->reqbody != NULL) {
+		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION,
+		    fetch_progress_cb);
+		curl_easy_setopt(e, CURLOPT_XFERINFODATA, fh);
+		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 	}
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)d->max_body);
@@ -834,6 +994,7 @@ fetch_start(struct xfer *x, char **cause)
 		fetch_cleanup(x);
 		return (-1);
 	}
+	live_add(fh, x->def);
 	return (0);
 }
 
@@ -848,6 +1009,7 @@ fetch_cleanup(struct xfer *x)
 
 	if (fh == NULL)
 		return;
+	live_remove(fh);
 	x->easy = NULL;
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
@@ -920,6 +1082,8 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 		return (-1);
 	}
 	ev_timer_init(&F.timer, fetch_timer_ev, 0., 0.);
+	ev_timer_init(&F.sweep, fetch_sweep_ev, 0., 0.);
+	TAILQ_INIT(&F.live);
 	TAILQ_INIT(&F.deferred);
 	ev_check_init(&F.resume, fetch_resume_ev);
 	ev_set_priority(&F.resume, 1);	/* control is EV_MAXPRI */
@@ -951,7 +1115,9 @@ fetch_free(void)
 	F.ae = NULL;
 	curl_multi_cleanup(F.multi);
 	F.multi = NULL;
+
 	ev_timer_stop(F.loop, &F.timer);
+	ev_timer_stop(F.loop, &F.sweep);
 	ev_check_stop(F.loop, &F.resume);
 	ev_idle_stop(F.loop, &F.nowait);
 	curl_global_cleanup();
