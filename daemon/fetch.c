@@ -29,6 +29,7 @@
 #define POOL_SCAN	8		/* pooled handles looked at for a match */
 #define BUSY_CHECK	0.001		/* s of socket work between yield checks */
 #define SWEEP_MIN	0.001		/* s: the soonest a timeout sweep runs */
+#define SOCK_SPARE	256		/* freed socket watchers kept */
 
 /*
  * One socket libcurl watches; the ev_io is first so a watcher casts back.
@@ -97,7 +98,12 @@ static struct {
 	int		 running;
 	int		 draining;
 	struct fsockq	 deferred;	/* sockets with an event to handle */
-
+	/*
+	 * libcurl stops watching a keep-alive socket when its transfer ends
+	 * and starts again with the next one: a watcher per transfer.
+	 */
+	struct fsock	*sock_spare[SOCK_SPARE];
+	unsigned	 nsock_spare;
 	struct fhandleq	 live;		/* transfers in flight, oldest first */
 	ev_timer	 sweep;		/* their next timeout or stall */
 	ev_tstamp	 sweep_at;
@@ -255,7 +261,11 @@ fetch_sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 			if (fs->deferred)
 				TAILQ_REMOVE(&F.deferred, fs, dentry);
 			curl_multi_assign(F.multi, fd, NULL);
-			free(fs);
+			if (F.nsock_spare < SOCK_SPARE) {
+				KEEP_POISON(fs, sizeof(*fs));
+				F.sock_spare[F.nsock_spare++] = fs;
+			} else
+				free(fs);
 		}
 		return (0);
 	}
@@ -264,7 +274,11 @@ fetch_sock_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 	if (what & CURL_POLL_OUT)
 		events |= EV_WRITE;
 	if (fs == NULL) {
-		if ((fs = calloc(1, sizeof(*fs))) == NULL) {
+		if (F.nsock_spare > 0) {
+			fs = F.sock_spare[--F.nsock_spare];
+			KEEP_UNPOISON(fs, sizeof(*fs));
+			memset(fs, 0, sizeof(*fs));
+		} else if ((fs = calloc(1, sizeof(*fs))) == NULL) {
 			log_warnx("out of memory watching a socket; "
 			    "libcurl aborts all transfers");
 			return (-1);
@@ -1115,7 +1129,11 @@ fetch_free(void)
 	F.ae = NULL;
 	curl_multi_cleanup(F.multi);
 	F.multi = NULL;
-
+	while (F.nsock_spare > 0) {
+		KEEP_UNPOISON(F.sock_spare[F.nsock_spare - 1],
+		    sizeof(struct fsock));
+		free(F.sock_spare[--F.nsock_spare]);
+	}
 	ev_timer_stop(F.loop, &F.timer);
 	ev_timer_stop(F.loop, &F.sweep);
 	ev_check_stop(F.loop, &F.resume);
