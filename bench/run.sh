@@ -65,6 +65,8 @@ fi
 FLOOR=$WORK/floor
 cc -O2 -Wall -o "$FLOOR" "$HERE/floor.c" -lev -lcurl ||
     { say "cannot build the floor"; exit 1; }
+# floor-req: the floor sending fetchd's default request byte for byte
+AGENT=fetchd/$("$BUILD/daemon/fetchd" --version | cut -d' ' -f2)
 
 # --- servers (tests/lib.sh) ---------------------------------------------------
 
@@ -204,7 +206,7 @@ run_peer()
 	printf '%s %s\n%s\n' "$tool" "$*" "$(tail -c 1500 <<<"$out")" >>"$LOG"
 	read -r e u s m <"$tf" 2>/dev/null || { u=0 s=0 m=0; }
 	case $tool in
-	floor|aiohttp)
+	floor*|aiohttp)
 		ok=$(sed -n 's/^[a-z]*: \([0-9]*\) ok.*/\1/p' <<<"$out")
 		inner=$(sed -n 's/.* failed, \([0-9.]*\) s.*/\1/p' <<<"$out") ;;
 	h2load*)
@@ -260,6 +262,9 @@ scenario()
 			fetchd)	run_fetchd "$id" "$r" "$job" "$n" ;;
 			floor)	run_peer "$id" floor "$r" "$n" "$FLOOR" $h1 \
 				    ${ca:+-A "$ca"} -c "$c" -f "$urls" ;;
+			floor-req) run_peer "$id" floor-req "$r" "$n" "$FLOOR" \
+				    $h1 ${ca:+-A "$ca"} -R "$AGENT" -c "$c" \
+				    -f "$urls" ;;
 			curl)	run_peer "$id" curl "$r" "$n" curl -s \
 				    --no-progress-meter --parallel --parallel-max "$c" \
 				    --parallel-immediate ${ca:+--cacert "$ca"} \
@@ -307,10 +312,11 @@ scenario a "200 URLs × 200 ms, concurrency 200 (HTTP/1.1, upstream)" \
 # shellcheck disable=SC2086
 scenario b50 "10,000 URLs, nginx, HTTP/1.1 keep-alive, concurrency 50" \
     10000 50 - "$NGX/json/[0-9999]" "$NGX/json/" "" \
-    $PEERS h2load-h1 $([ $QUICK = 0 ] && echo "$TOOLS_EXTRA")
+    $PEERS floor-req h2load-h1 $([ $QUICK = 0 ] && echo "$TOOLS_EXTRA")
 # shellcheck disable=SC2086
 scenario b500 "10,000 URLs, nginx, HTTP/1.1 keep-alive, concurrency 500" \
-    10000 500 - "$NGX/json/[0-9999]" "$NGX/json/" "" $PEERS h2load-h1
+    10000 500 - "$NGX/json/[0-9999]" "$NGX/json/" "" $PEERS floor-req \
+    h2load-h1
 # (c) 10,000 URLs x 100 ms, concurrency 500
 # shellcheck disable=SC2086
 scenario c "10,000 URLs × 100 ms, concurrency 500 (HTTP/1.1, upstream)" \

@@ -12,7 +12,7 @@ from collections import OrderedDict, defaultdict
 
 # scenario -> the most fetchd/floor may be
 TARGET = {"a": 1.10, "b50": 1.15, "b500": 1.15, "c": 1.05}
-ORDER = ["fetchd", "floor", "curl", "aiohttp", "wget2", "aria2c",
+ORDER = ["fetchd", "floor", "floor-req", "curl", "aiohttp", "wget2", "aria2c",
          "h2load-h1", "h2load-h2"]
 
 
@@ -116,6 +116,17 @@ def main():
                         fmt(med(fd, "cpu"), 2),
                         fmt(med(fl, "cpu"), 2) if fl else "–",
                         med(fd, "rss")))
+        fr = rows.get((sid, "floor-req"))
+        if fr:
+            frw = med(fr, "wall")
+            verdicts.append(
+                "- (%s) against floor-req (the floor sending fetchd's "
+                "request, byte for byte): fetchd ÷ floor-req = %.2f wall, "
+                "%.2f CPU (≤ 1.15: %s); the request itself costs "
+                "floor-req ÷ floor = %.2f" % (
+                    sid, fdw / frw, med(fd, "cpu") / med(fr, "cpu"),
+                    "**met**" if fdw / frw <= 1.15 else "**missed**",
+                    frw / flw if flw else float("nan")))
         if sid.startswith("b") and cu and ai:
             verdicts.append(
                 "- (%s) curl ÷ fetchd = %.2f (target ≥ 1.5), aiohttp ÷ "
