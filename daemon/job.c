@@ -902,6 +902,15 @@ item_record(struct item *it, enum fclass fc, const char *error,
 	results_record(&r->p->line, &rec);
 	results_append(r->p->rf, r->p->line.data, r->p->line.len);
 
+	r->st.done++;
+	if (error == NULL) {
+		r->st.ok++;
+		histo_add(&r->st.latency, it->x.t_total);
+		r->st.latency_sum += it->x.t_total;
+		stats_slowest(&r->st, it->url, it->x.t_total);
+		if (log_getlevel() < LOG_DEBUG)
+			return;		/* the per-success event is debug */
+	}
 	memset(&f, 0, sizeof(f));
 	f.job = r->job->name;
 	f.run = r->number;
@@ -910,12 +919,7 @@ item_record(struct item *it, enum fclass fc, const char *error,
 	f.attempt = it->attempts;
 	f.duration_ms = (double)it->x.t_total / 1000.0;
 	f.has_duration = 1;
-	r->st.done++;
 	if (error == NULL) {
-		r->st.ok++;
-		histo_add(&r->st.latency, it->x.t_total);
-		r->st.latency_sum += it->x.t_total;
-		stats_slowest(&r->st, it->url, it->x.t_total);
 		f.message_id = MSGID_URL_OK;
 		log_event(LOG_DEBUG, &f, "%s run %u: %s: %d in %.1f ms",
 		    r->job->name, r->number, it->url, it->x.status,
@@ -1457,7 +1461,8 @@ item_done(struct xfer *x)
 	fetch_cleanup(x);
 	r->st.bytes += x->bytes;
 	fc = item_outcome(it, name, sizeof(name));
-	ra = retry_after_parse(x->retry_after, time(NULL));
+	ra = x->retry_after[0] == '\0' ? -1 :
+	    retry_after_parse(x->retry_after, time(NULL));
 	host_feedback(it, fc, ra);
 	if (fc == FC_NONE) {
 		item_log_attempt(it, NULL, "ok", -1, NULL);
