@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -30,6 +31,8 @@
 #define BUSY_CHECK	0.001		/* s of socket work between yield checks */
 #define BUSY_EVERY	4		/* socket events between clock reads */
 #define SWEEP_MIN	0.001		/* s: the soonest a timeout sweep runs */
+#define SWEEP_LATE	0.1		/* s: a sweep this late looks again */
+#define SWEEP_RECHECK	0.02		/* s: after the sockets were read */
 #define SOCK_SPARE	256		/* freed socket watchers kept */
 
 /*
@@ -75,6 +78,7 @@ struct fhandle {
 	ev_tstamp		 deadline;	/* timeout */
 	ev_tstamp		 stall;		/* stall-timeout, 0 = none */
 	ev_tstamp		 last_rx;	/* a byte last came (or went) */
+	int			 armed;		/* the request went out */
 	curl_off_t		 ul_seen;	/* request body bytes sent */
 };
 TAILQ_HEAD(fhandleq, fhandle);
@@ -109,12 +113,15 @@ static struct {
 	struct fhandleq	 live;		/* transfers in flight, oldest first */
 	ev_timer	 sweep;		/* their next timeout or stall */
 	ev_tstamp	 sweep_at;
-	ev_tstamp	 now;		/* ev_now() of the current fetch_action */
+	ev_tstamp	 now;		/* coarse monotonic, of the fetch_action */
+	int		 rechecking;	/* this sweep looks again after a late one */
+	ev_tstamp	 coarse_res;	/* resolution of CLOCK_MONOTONIC_COARSE */
 	ev_check	 resume;	/* handles them first, each iteration */
 	ev_idle		 nowait;	/* keeps the loop from blocking meanwhile */
 } F;
 
 static void	fetch_drain(void);
+static ev_tstamp	mono(clockid_t);
 static void	live_add(struct fhandle *, const struct jobdef *);
 static void	live_remove(struct fhandle *);
 
@@ -136,7 +143,8 @@ fetch_action(curl_socket_t fd, int mask)
 {
 	CURLMcode	 rc;
 
-	F.now = ev_now(F.loop);		/* for the callbacks: a byte came */
+	/* for the callbacks' "a byte came": never before the true time */
+	F.now = mono(CLOCK_MONOTONIC_COARSE) + F.coarse_res;
 	rc = curl_multi_socket_action(F.multi, fd, mask, &F.running);
 	if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET)
 		fatalx("curl_multi_socket_action: %s", curl_multi_strerror(rc));
@@ -460,13 +468,38 @@ fetch_drain(void)
  * timeout and stall-timeout.  libcurl's CURLOPT_TIMEOUT_MS and
  * CURLOPT_LOW_SPEED_* cost about 1.3k instructions per transfer (timer
  * bookkeeping in every state of every transfer, bench/RESULTS.md); here a
- * transfer costs a list insert and remove and a time stamp per callback.
+ * transfer costs a list insert and remove, a callback when its request
+ * goes out and a time stamp per data callback.
+ *
  * F.live holds the transfers in flight, oldest first; one ev_timer is set
  * for the soonest moment one of them may expire (a byte arriving only
  * moves a stall later, so the sweep may find nothing: it then re-arms).
  * A sweep is O(transfers in flight) and runs about once per stall-timeout
  * while bytes flow, or when a timeout is due.
+ *
+ * - Times are CLOCK_MONOTONIC (ev_now() is the wall clock: a clock step
+ *   must not expire or hold everything); the per-callback stamp is the
+ *   coarse clock (no TSC read) of the current fetch_action() plus its
+ *   resolution, so a stall is never early, at most a few ms late.
+ * - The stall clock starts when the request goes out (the PREREQFUNCTION):
+ *   name resolution, TCP and TLS are connect-timeout's, failing as connect.
+ * - A byte counts when it reaches fetchd (header and write callbacks; for
+ *   a request body, the progress callback as it goes out): compressed
+ *   input that decodes to nothing for a whole stall-timeout is a stall.
+ * - A sweep that runs late (the loop was held up: a long callback, a
+ *   stopped process, a paused VM) expires no stall: it looks again once
+ *   the sockets have been read (SWEEP_RECHECK), since data may be waiting
+ *   in them.  Timeouts expire regardless; the time did pass.
  */
+
+static ev_tstamp
+mono(clockid_t id)
+{
+	struct timespec	 ts;
+
+	clock_gettime(id, &ts);
+	return ((ev_tstamp)ts.tv_sec + (ev_tstamp)ts.tv_nsec * 1e-9);
+}
 
 /* When fh expires, given what it has done so far. */
 static ev_tstamp
@@ -474,15 +507,15 @@ live_due(const struct fhandle *fh)
 {
 	ev_tstamp	 t = fh->deadline;
 
-	if (fh->stall > 0 && fh->last_rx + fh->stall < t)
+	if (fh->armed && fh->stall > 0 && fh->last_rx + fh->stall < t)
 		t = fh->last_rx + fh->stall;
 	return (t);
 }
 
 static void
-sweep_arm(ev_tstamp at)
+sweep_arm(ev_tstamp at, ev_tstamp now)
 {
-	ev_tstamp	 now = ev_now(F.loop), in = at - now;
+	ev_tstamp	 in = at - now;
 
 	ev_timer_stop(F.loop, &F.sweep);
 	if (in < SWEEP_MIN)
@@ -495,17 +528,18 @@ sweep_arm(ev_tstamp at)
 static void
 live_add(struct fhandle *fh, const struct jobdef *d)
 {
-	ev_tstamp	 now = ev_now(F.loop), due;
+	ev_tstamp	 now = mono(CLOCK_MONOTONIC), due;
 
 	fh->started = fh->last_rx = now;
 	fh->deadline = now + (ev_tstamp)d->timeout / USEC_PER_SEC;
 	fh->stall = (ev_tstamp)d->stall_timeout / USEC_PER_SEC;
+	fh->armed = 0;
 	fh->ul_seen = 0;
 	TAILQ_INSERT_TAIL(&F.live, fh, live);
 	fh->inlive = 1;
 	due = live_due(fh);
 	if (!ev_is_active(&F.sweep) || due < F.sweep_at)
-		sweep_arm(due);
+		sweep_arm(due, now);
 }
 
 static void
@@ -519,6 +553,21 @@ live_remove(struct fhandle *fh)
 		ev_timer_stop(F.loop, &F.sweep);
 }
 
+/* CURLOPT_PREREQFUNCTION: the request goes out; the stall clock starts. */
+static int
+fetch_prereq_cb(void *arg, char *ip, char *local, int port, int lport)
+{
+	struct fhandle	*fh = arg;
+	ev_tstamp	 now = mono(CLOCK_MONOTONIC), due;
+
+	fh->armed = 1;
+	fh->last_rx = now;
+	due = live_due(fh);		/* the stall may now come first */
+	if (fh->inlive && (!ev_is_active(&F.sweep) || due < F.sweep_at))
+		sweep_arm(due, now);
+	return (CURL_PREREQFUNC_OK);
+}
+
 /*
  * End a transfer that ran out of time as libcurl would have: the error
  * text decides the class in fetch_classify() ("too slow" is a stall; a
@@ -529,12 +578,13 @@ fetch_expire(struct fhandle *fh, ev_tstamp now)
 {
 	struct xfer	*x = fh->x;
 	int64_t		 ran = (int64_t)((now - fh->started) * USEC_PER_SEC);
+	char		 d[32];
 
-	if (fh->stall > 0 && now >= fh->last_rx + fh->stall &&
-	    now < fh->deadline)
+	if (now < fh->deadline) {
+		util_format_duration(x->def->stall_timeout, d, sizeof(d));
 		snprintf(fh->err, sizeof(fh->err), "Operation too slow: no "
-		    "byte for %.0f seconds (stall-timeout)", fh->stall);
-	else
+		    "byte for %s (stall-timeout)", d);
+	} else
 		snprintf(fh->err, sizeof(fh->err), "Operation timed out "
 		    "after %lld milliseconds with %llu bytes received",
 		    (long long)(ran / USEC_PER_MSEC),
@@ -556,16 +606,22 @@ fetch_sweep_ev(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	static struct fhandle	 mark;	/* e == NULL: not a transfer */
 	struct fhandle		*fh;
-	ev_tstamp		 now = ev_now(loop), next = 0, due;
-	int			 expired = 0;
+	ev_tstamp		 now = mono(CLOCK_MONOTONIC), next = 0, due;
+	int			 expired = 0, late;
 
+	/* Late: look again after the sockets, once (see above). */
+	late = !F.rechecking && now - F.sweep_at > SWEEP_LATE;
+	F.rechecking = late;
 	TAILQ_INSERT_HEAD(&F.live, &mark, live);
 	while ((fh = TAILQ_NEXT(&mark, live)) != NULL) {
 		TAILQ_REMOVE(&F.live, &mark, live);
 		TAILQ_INSERT_AFTER(&F.live, fh, &mark, live);
 		if (fh->e == NULL)
 			continue;
-		if ((due = live_due(fh)) <= now) {
+		due = live_due(fh);
+		if (late && due <= now && now < fh->deadline)
+			due = now + SWEEP_RECHECK;	/* a stall: look again */
+		if (due <= now) {
 			fetch_expire(fh, now);
 			expired = 1;
 		} else if (next == 0 || due < next)
@@ -573,7 +629,7 @@ fetch_sweep_ev(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	TAILQ_REMOVE(&F.live, &mark, live);
 	if (next > 0)
-		sweep_arm(next);
+		sweep_arm(next, now);
 	else
 		ev_timer_stop(loop, &F.sweep);
 	if (expired && F.admit != NULL)
@@ -833,6 +889,8 @@ fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 	/* timeout and stall-timeout are fetchd's own: see fetch_sweep() */
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(d->connect_timeout / USEC_PER_MSEC));
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, fetch_prereq_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, fh);
 	if (x->reqbody != NULL) {
 		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION,
 		    fetch_progress_cb);
@@ -1074,6 +1132,7 @@ int
 fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 {
 	curl_version_info_data	*vi;
+	struct timespec		 res;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		*cause = xstrdup("curl_global_init failed");
@@ -1103,6 +1162,10 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 	}
 	ev_timer_init(&F.timer, fetch_timer_ev, 0., 0.);
 	ev_timer_init(&F.sweep, fetch_sweep_ev, 0., 0.);
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0)
+		F.coarse_res = (ev_tstamp)res.tv_sec +
+		    (ev_tstamp)res.tv_nsec * 1e-9;
+	ev_set_priority(&F.sweep, EV_MINPRI);	/* after this round's sockets */
 	TAILQ_INIT(&F.live);
 	TAILQ_INIT(&F.deferred);
 	ev_check_init(&F.resume, fetch_resume_ev);
