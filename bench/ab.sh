@@ -107,6 +107,13 @@ def paired(name, ref, k):
     # ratio within each round (same minute of machine noise), then median
     return statistics.median(a[k] / max(b[k], 1e-9)
                              for a, b in zip(rows[name], rows[ref]))
+def spread(name, ref, k):
+    # the middle half of the per-round ratios: how far one may trust them
+    r = sorted(a[k] / max(b[k], 1e-9) for a, b in zip(rows[name], rows[ref]))
+    if len(r) < 4:
+        return ""
+    q = statistics.quantiles(r, n=4)
+    return f"{q[0]:.2f}-{q[2]:.2f}"
 print("  medians; in brackets the median of the per-round ratios, which")
 print("  cancels the machine's slow drift better than a ratio of medians")
 for name in rows:
@@ -117,6 +124,12 @@ for name in rows:
                    f"{med(name, k) / med('floor-req', k):.2f} "
                    f"[{paired(name, 'floor-req', k):.2f}])")
     print(f"  {name:16} " + "  ".join(out))
+for name in rows:
+    if name.startswith("floor"):
+        continue
+    print(f"  {name}: per-round wall ratios, middle half: "
+          f"x floor {spread(name, 'floor', 0)}, "
+          f"x floor-req {spread(name, 'floor-req', 0)}")
 PY
 for p in "${PIDS[@]}"; do t_stop "$p" 0; done
 exit 0
