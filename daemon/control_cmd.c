@@ -1070,7 +1070,10 @@ cmd_failures(struct session *s, struct json_object *req, int64_t id)
 
 /*
  * explain: every attempt of one URL, read from RUN.attempts.ndjson in
- * slices, then the URL's final record from the results file.
+ * slices, then the URL's final record from the results file.  A success's
+ * last attempt has no line of its own when it was the first (job.c
+ * item_done()): its record carries the phase times, and the attempt is
+ * rebuilt from it, with the keys the line would have had.
  */
 struct explain {
 	int64_t			 id;
@@ -1163,17 +1166,72 @@ explain_attempt(struct explain *e, char *line)
 		json_object_array_add(e->attempts, o);
 }
 
+/* The attempt a success's record stands for, if no line told it. */
+static void
+explain_from_record(struct explain *e, struct json_object *rec)
+{
+	static const char *const phases[] = { "start", "queue_ms", "dns_ms",
+	    "connect_ms", "tls_ms", "ttfb_ms" };
+	struct json_object	*a, *v, *n;
+	size_t			 k;
+	int64_t			 last;
+
+	if (json_object_object_get_ex(rec, "error", NULL) ||
+	    !json_object_object_get_ex(rec, "start", NULL) ||
+	    !json_object_object_get_ex(rec, "attempts", &n))
+		return;
+	last = json_object_get_int64(n);
+	for (k = 0; k < json_object_array_length(e->attempts); k++)
+		if (json_object_object_get_ex(json_object_array_get_idx(
+		    e->attempts, k), "attempt", &v) &&
+		    json_object_get_int64(v) == last)
+			return;		/* its line was written */
+	a = json_object_new_object();
+	if (json_object_object_get_ex(rec, "i", &v))
+		json_object_object_add(a, "i", json_object_get(v));
+	if (json_object_object_get_ex(rec, "url", &v))
+		json_object_object_add(a, "url", json_object_get(v));
+	json_object_object_add(a, "attempt", json_object_get(n));
+	for (k = 0; k < sizeof(phases) / sizeof(phases[0]); k++)
+		if (json_object_object_get_ex(rec, phases[k], &v))
+			json_object_object_add(a, phases[k],
+			    json_object_get(v));
+	if (json_object_object_get_ex(rec, "ms", &v))
+		json_object_object_add(a, "total_ms", json_object_get(v));
+	if (json_object_object_get_ex(rec, "status", &v))
+		json_object_object_add(a, "status", json_object_get(v));
+	json_object_object_add(a, "decision", json_object_new_string("ok"));
+	json_object_array_add(e->attempts, a);
+}
+
 static void
 explain_record(struct explain *e, char *line)
 {
-	struct json_object	*o;
+	struct json_object	*o, *v;
 	char			 pre[32];
 
-	snprintf(pre, sizeof(pre), "{\"i\":%" PRId64 ",", e->i);
-	if (strncmp(line, pre, strlen(pre)) != 0 ||
-	    (o = json_tokener_parse(line)) == NULL)
-		return;
+	if (json_object_object_get_ex(e->reply, "record", NULL))
+		return;			/* the first one found */
+	if (e->i >= 0) {
+		snprintf(pre, sizeof(pre), "{\"i\":%" PRId64 ",", e->i);
+		if (strncmp(line, pre, strlen(pre)) != 0 ||
+		    (o = json_tokener_parse(line)) == NULL)
+			return;
+	} else {			/* by URL, no attempt line named it */
+		if (e->plain && strstr(line, e->url) == NULL)
+			return;
+		if ((o = json_tokener_parse(line)) == NULL)
+			return;
+		if (!json_object_object_get_ex(o, "url", &v) ||
+		    strcmp(json_object_get_string(v), e->url) != 0 ||
+		    !json_object_object_get_ex(o, "i", &v)) {
+			json_object_put(o);
+			return;
+		}
+		e->i = json_object_get_int64(v);
+	}
 	json_object_object_add(e->reply, "record", o);
+	explain_from_record(e, o);
 }
 
 static int
@@ -1189,8 +1247,8 @@ explain_pump(struct session *s, void *arg)
 		buf_reset(&e->in);
 		e->off = 0;
 		e->phase = 1;
-		e->fd = e->i >= 0 ? open(e->results, O_RDONLY | O_CLOEXEC) :
-		    -1;
+		e->fd = e->i >= 0 || e->url != NULL ? open(e->results,
+		    O_RDONLY | O_CLOEXEC) : -1;
 	}
 	if (e->fd != -1 && explain_slice(e, explain_record) > 0)
 		return (1);

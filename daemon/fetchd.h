@@ -348,6 +348,12 @@ struct record {
 	const char	*etag;		/* conditional: validators to keep */
 	const char	*last_modified;
 	int		 unchanged;	/* 304 to a conditional request */
+	/*
+	 * A success's last attempt, whose line RUN.attempts.ndjson does not
+	 * repeat (when it was the first: see item_done()); NULL x: none.
+	 */
+	const struct xfer *x;
+	int64_t		 start_wall;	/* epoch ms */
 };
 /* conditional: the validators of a finished run, by URL. */
 struct validators;

@@ -892,6 +892,10 @@ item_record(struct item *it, enum fclass fc, const char *error,
 	rec.queue_usec = it->queue_usec;
 	rec.body = error == NULL && !it->unchanged ? it->body : NULL;
 	rec.unchanged = it->unchanged;
+	if (error == NULL) {
+		rec.x = &it->x;
+		rec.start_wall = it->start_wall;
+	}
 	if (r->p->hold->def->conditional && error == NULL) {
 		/* Keep the validators: new ones, or those a 304 confirmed. */
 		rec.etag = it->x.etag[0] != '\0' ? it->x.etag : it->old_etag;
@@ -1465,7 +1469,12 @@ item_done(struct xfer *x)
 	    retry_after_parse(x->retry_after, time(NULL));
 	host_feedback(it, fc, ra);
 	if (fc == FC_NONE) {
-		item_log_attempt(it, NULL, "ok", -1, NULL);
+		/*
+		 * A first try that succeeded is told by its record, phase
+		 * times included; explain reads it there (control_cmd.c).
+		 */
+		if (it->attempts > 1 || x->retry_after[0] != '\0')
+			item_log_attempt(it, NULL, "ok", -1, NULL);
 		item_record(it, fc, NULL, NULL);
 		item_free(it);
 		run_event(r, RUNEV_PROGRESS);

@@ -133,6 +133,12 @@ static void	put_u64(struct buf *, uint64_t);
 static void	put_ms(struct buf *, int64_t);
 static size_t	utf8_seq(const unsigned char *, size_t);
 static void	put_str(struct buf *, const char *, int);
+
+/* Append ,"key":<ms> for a phase time; curl reports 0 for phases not reached. */
+#define put_phase(b, key, usec) do {					\
+	put_lit((b), ",\"" key "\":");					\
+	put_ms((b), (usec));						\
+} while (0)
 static struct json_object *ms_object(int64_t);
 static struct json_object *namecounts(const struct namecount *, size_t);
 static struct json_object *slowest(const struct runstats *);
@@ -331,6 +337,14 @@ results_record(struct buf *b, const struct record *r)
 	put_ms(b, r->usec);
 	put_lit(b, ",\"queue_ms\":");
 	put_ms(b, r->queue_usec);
+	if (r->x != NULL) {
+		put_lit(b, ",\"start\":");
+		put_u64(b, (uint64_t)r->start_wall);
+		put_phase(b, "dns_ms", r->x->t_dns);
+		put_phase(b, "connect_ms", r->x->t_connect);
+		put_phase(b, "tls_ms", r->x->t_tls);
+		put_phase(b, "ttfb_ms", r->x->t_ttfb);
+	}
 	if (r->unchanged)
 		put_lit(b, ",\"unchanged\":true");
 	if (r->etag != NULL && r->etag[0] != '\0') {
@@ -346,11 +360,6 @@ results_record(struct buf *b, const struct record *r)
 	put_lit(b, "}\n");
 }
 
-/* Append ,"key":<ms> for a phase time; curl reports 0 for phases not reached. */
-#define put_phase(b, key, usec) do {					\
-	put_lit((b), ",\"" key "\":");					\
-	put_ms((b), (usec));						\
-} while (0)
 
 /* One attempt as a line of RUN.attempts.ndjson (docs/protocol.md explain). */
 void

@@ -76,6 +76,7 @@ RULES = [
     (re.compile(r"\b\d+\.\d+\.\d+\b"), "@VER@"),
     (re.compile(r"\b(curl|libev|json-c) [0-9][^,)]*"), r"\1 @VER@"),
     (re.compile(r"(?<![\w@])\d+\.\d+\b"), "@N@"),
+    (re.compile(r'"start":\d+'), '"start":@N@'),  # epoch ms in raw records
 ]
 METRIC_VOLATILE = re.compile(
     r"^(fetchd_latency_seconds_(?:bucket|sum)(?:\{[^}]*\})?) \S+$")

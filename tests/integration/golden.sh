@@ -201,6 +201,9 @@ g_case explain explain mixed "$UP2/flaky/1?fail=1&failstatus=500"
 g_case explain.json explain mixed "$UP2/flaky/1?fail=1&failstatus=500" --json
 g_case explain-index explain mixed 4
 g_case explain-index.json explain mixed 4 --json
+# a first-try success: no attempt line, the attempt comes from the record
+g_case explain-first explain mixed "$UP2/item/1"
+g_case explain-first.json explain mixed 0 --json
 g_case metrics metrics
 g_case metrics.json metrics --json
 # watch of a paused run: its line, then Ctrl-C (SIGINT) after 3 s.
