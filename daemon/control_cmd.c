@@ -1166,7 +1166,26 @@ explain_attempt(struct explain *e, char *line)
 		json_object_array_add(e->attempts, o);
 }
 
-/* The attempt a success's record stands for, if no line told it. */
+/* Is o an attempt line of URL i, number n, with decision "ok"? */
+static int
+explain_is_ok_line(struct json_object *o, int64_t i, int64_t n)
+{
+	struct json_object	*v;
+
+	return (json_object_object_get_ex(o, "i", &v) &&
+	    json_object_get_int64(v) == i &&
+	    json_object_object_get_ex(o, "attempt", &v) &&
+	    json_object_get_int64(v) == n &&
+	    json_object_object_get_ex(o, "decision", &v) &&
+	    strcmp(json_object_get_string(v), "ok") == 0);
+}
+
+/*
+ * The attempt a success's record stands for, if no line told it: only a
+ * first attempt (job.c leaves out only its line; a later attempt's line
+ * may simply not be on disk yet).  Lines of an earlier life of a resumed
+ * run may name attempt 1 too, but not with "ok".
+ */
 static void
 explain_from_record(struct explain *e, struct json_object *rec)
 {
@@ -1174,17 +1193,16 @@ explain_from_record(struct explain *e, struct json_object *rec)
 	    "connect_ms", "tls_ms", "ttfb_ms" };
 	struct json_object	*a, *v, *n;
 	size_t			 k;
-	int64_t			 last;
 
 	if (json_object_object_get_ex(rec, "error", NULL) ||
 	    !json_object_object_get_ex(rec, "start", NULL) ||
-	    !json_object_object_get_ex(rec, "attempts", &n))
+	    !json_object_object_get_ex(rec, "attempts", &n) ||
+	    json_object_get_int64(n) != 1 ||
+	    !json_object_object_get_ex(rec, "i", &v))
 		return;
-	last = json_object_get_int64(n);
 	for (k = 0; k < json_object_array_length(e->attempts); k++)
-		if (json_object_object_get_ex(json_object_array_get_idx(
-		    e->attempts, k), "attempt", &v) &&
-		    json_object_get_int64(v) == last)
+		if (explain_is_ok_line(json_object_array_get_idx(e->attempts,
+		    k), json_object_get_int64(v), 1))
 			return;		/* its line was written */
 	a = json_object_new_object();
 	if (json_object_object_get_ex(rec, "i", &v))
@@ -1250,8 +1268,9 @@ explain_pump(struct session *s, void *arg)
 		e->fd = e->i >= 0 || e->url != NULL ? open(e->results,
 		    O_RDONLY | O_CLOEXEC) : -1;
 	}
-	if (e->fd != -1 && explain_slice(e, explain_record) > 0)
-		return (1);
+	if (e->fd != -1 && !json_object_object_get_ex(e->reply, "record",
+	    NULL) && explain_slice(e, explain_record) > 0)
+		return (1);		/* until the record is found */
 	if (json_object_array_length(e->attempts) == 0) {
 		session_send(s, proto_reply_error(e->id, PERR_NO_SUCH_URL,
 		    "no attempt of that URL in this run"));
