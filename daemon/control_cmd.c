@@ -1184,13 +1184,18 @@ explain_is_ok_line(struct json_object *o, int64_t i, int64_t n)
  * The attempt a success's record stands for, if no line told it: only a
  * first attempt (job.c leaves out only its line; a later attempt's line
  * may simply not be on disk yet).  Lines of an earlier life of a resumed
- * run may name attempt 1 too, but not with "ok".
+ * run may name attempt 1 too, but not with "ok".  The keys are those of an
+ * attempt line, in its order (results.c results_attempt()).
  */
 static void
 explain_from_record(struct explain *e, struct json_object *rec)
 {
-	static const char *const phases[] = { "start", "queue_ms", "dns_ms",
-	    "connect_ms", "tls_ms", "ttfb_ms" };
+	static const char *const keys[][2] = {	/* attempt line, record */
+	    { "i", "i" }, { "url", "url" }, { "attempt", "attempts" },
+	    { "start", "start" }, { "queue_ms", "queue_ms" },
+	    { "dns_ms", "dns_ms" }, { "connect_ms", "connect_ms" },
+	    { "tls_ms", "tls_ms" }, { "ttfb_ms", "ttfb_ms" },
+	    { "total_ms", "ms" }, { "status", "status" } };
 	struct json_object	*a, *v, *n;
 	size_t			 k;
 
@@ -1205,19 +1210,10 @@ explain_from_record(struct explain *e, struct json_object *rec)
 		    k), json_object_get_int64(v), 1))
 			return;		/* its line was written */
 	a = json_object_new_object();
-	if (json_object_object_get_ex(rec, "i", &v))
-		json_object_object_add(a, "i", json_object_get(v));
-	if (json_object_object_get_ex(rec, "url", &v))
-		json_object_object_add(a, "url", json_object_get(v));
-	json_object_object_add(a, "attempt", json_object_get(n));
-	for (k = 0; k < sizeof(phases) / sizeof(phases[0]); k++)
-		if (json_object_object_get_ex(rec, phases[k], &v))
-			json_object_object_add(a, phases[k],
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (json_object_object_get_ex(rec, keys[k][1], &v))
+			json_object_object_add(a, keys[k][0],
 			    json_object_get(v));
-	if (json_object_object_get_ex(rec, "ms", &v))
-		json_object_object_add(a, "total_ms", json_object_get(v));
-	if (json_object_object_get_ex(rec, "status", &v))
-		json_object_object_add(a, "status", json_object_get(v));
 	json_object_object_add(a, "decision", json_object_new_string("ok"));
 	json_object_array_add(e->attempts, a);
 }

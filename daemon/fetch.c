@@ -493,12 +493,18 @@ fetch_drain(void)
  */
 
 static ev_tstamp
+ts_sec(const struct timespec *ts)
+{
+	return ((ev_tstamp)ts->tv_sec + (ev_tstamp)ts->tv_nsec * 1e-9);
+}
+
+static ev_tstamp
 mono(clockid_t id)
 {
 	struct timespec	 ts;
 
 	clock_gettime(id, &ts);
-	return ((ev_tstamp)ts.tv_sec + (ev_tstamp)ts.tv_nsec * 1e-9);
+	return (ts_sec(&ts));
 }
 
 /* When fh expires, given what it has done so far. */
@@ -886,7 +892,7 @@ fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (strcmp(d->method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, d->method);
-	/* timeout and stall-timeout are fetchd's own: see fetch_sweep() */
+	/* timeout and stall-timeout are fetchd's own: see fetch_sweep_ev() */
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(d->connect_timeout / USEC_PER_MSEC));
 	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, fetch_prereq_cb);
@@ -1163,8 +1169,7 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 	ev_timer_init(&F.timer, fetch_timer_ev, 0., 0.);
 	ev_timer_init(&F.sweep, fetch_sweep_ev, 0., 0.);
 	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0)
-		F.coarse_res = (ev_tstamp)res.tv_sec +
-		    (ev_tstamp)res.tv_nsec * 1e-9;
+		F.coarse_res = ts_sec(&res);
 	ev_set_priority(&F.sweep, EV_MINPRI);	/* after this round's sockets */
 	TAILQ_INIT(&F.live);
 	TAILQ_INIT(&F.deferred);

@@ -133,12 +133,7 @@ static void	put_u64(struct buf *, uint64_t);
 static void	put_ms(struct buf *, int64_t);
 static size_t	utf8_seq(const unsigned char *, size_t);
 static void	put_str(struct buf *, const char *, int);
-
-/* Append ,"key":<ms> for a phase time; curl reports 0 for phases not reached. */
-#define put_phase(b, key, usec) do {					\
-	put_lit((b), ",\"" key "\":");					\
-	put_ms((b), (usec));						\
-} while (0)
+static void	put_phases(struct buf *, const struct xfer *);
 static struct json_object *ms_object(int64_t);
 static struct json_object *namecounts(const struct namecount *, size_t);
 static struct json_object *slowest(const struct runstats *);
@@ -162,6 +157,12 @@ put_raw(struct buf *b, const char *s, size_t n)
 	b->data[b->len] = '\0';
 }
 #define put_lit(b, s)	put_raw((b), (s), sizeof(s) - 1)
+
+/* Append ,"key":<ms> for a phase time; curl reports 0 for phases not reached. */
+#define put_phase(b, key, usec) do {					\
+	put_lit((b), ",\"" key "\":");					\
+	put_ms((b), (usec));						\
+} while (0)
 
 /*
  * Decimal digits of v, ending at end (two at a time); returns the first.
@@ -340,10 +341,7 @@ results_record(struct buf *b, const struct record *r)
 	if (r->x != NULL) {
 		put_lit(b, ",\"start\":");
 		put_u64(b, (uint64_t)r->start_wall);
-		put_phase(b, "dns_ms", r->x->t_dns);
-		put_phase(b, "connect_ms", r->x->t_connect);
-		put_phase(b, "tls_ms", r->x->t_tls);
-		put_phase(b, "ttfb_ms", r->x->t_ttfb);
+		put_phases(b, r->x);
 	}
 	if (r->unchanged)
 		put_lit(b, ",\"unchanged\":true");
@@ -360,6 +358,15 @@ results_record(struct buf *b, const struct record *r)
 	put_lit(b, "}\n");
 }
 
+/* The phases of an attempt, in record and attempt lines alike. */
+static void
+put_phases(struct buf *b, const struct xfer *x)
+{
+	put_phase(b, "dns_ms", x->t_dns);
+	put_phase(b, "connect_ms", x->t_connect);
+	put_phase(b, "tls_ms", x->t_tls);
+	put_phase(b, "ttfb_ms", x->t_ttfb);
+}
 
 /* One attempt as a line of RUN.attempts.ndjson (docs/protocol.md explain). */
 void
@@ -376,10 +383,7 @@ results_attempt(struct buf *b, const struct attempt *a)
 	put_lit(b, ",\"start\":");
 	put_u64(b, (uint64_t)a->start_wall);
 	put_phase(b, "queue_ms", a->queue_usec);
-	put_phase(b, "dns_ms", x->t_dns);
-	put_phase(b, "connect_ms", x->t_connect);
-	put_phase(b, "tls_ms", x->t_tls);
-	put_phase(b, "ttfb_ms", x->t_ttfb);
+	put_phases(b, x);
 	put_phase(b, "total_ms", x->t_total);
 	if (x->status > 0) {
 		put_lit(b, ",\"status\":");

@@ -291,7 +291,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    dir);
 	write_file(path1,
 	    "{\"i\":2,\"url\":\"http://127.0.0.1:1/b\",\"status\":200,"
-	    "\"attempts\":1,\"ms\":1.5,\"queue_ms\":0.0,\"body\":{\"x\":1}}\n"
+	    "\"attempts\":1,\"ms\":1.5,\"queue_ms\":0.0,"
+	    "\"start\":1790000000001,\"dns_ms\":0.0,\"connect_ms\":0.2,"
+	    "\"tls_ms\":0.0,\"ttfb_ms\":1.4,\"body\":{\"x\":1}}\n"
+	    "{\"i\":3,\"url\":[1],\"status\":\"200\",\"attempts\":\"1\","
+	    "\"ms\":null,\"start\":{},\"dns_ms\":\"x\"}\n"
 	    "{\"i\":0,\"url\":\"http://127.0.0.1:1/\\u00e9\",\"status\":503,"
 	    "\"error\":\"http_503\",\"attempts\":3,\"ms\":2.0,"
 	    "\"queue_ms\":0.1}\n"

@@ -655,6 +655,29 @@ test_record(void **state)
 	    "\"body\":{\"id\":17}}\n");
 	body_free(r.body);
 
+	/* A success's last attempt: start and phase times before the body. */
+	{
+		struct xfer	 x;
+
+		memset(&x, 0, sizeof(x));
+		x.t_connect = 250;
+		x.t_ttfb = 41049;
+		memset(&r, 0, sizeof(r));
+		r.i = 17;
+		r.url = "u";
+		r.status = 200;
+		r.attempts = 1;
+		r.usec = 41234;
+		r.x = &x;
+		r.start_wall = 1790000000123LL;
+		buf_reset(&out);
+		results_record(&out, &r);
+		assert_string_equal(out.data, "{\"i\":17,\"url\":\"u\","
+		    "\"status\":200,\"attempts\":1,\"ms\":41.2,"
+		    "\"queue_ms\":0.0,\"start\":1790000000123,\"dns_ms\":0.0,"
+		    "\"connect_ms\":0.3,\"tls_ms\":0.0,\"ttfb_ms\":41.0}\n");
+	}
+
 	memset(&r, 0, sizeof(r));
 	r.i = 18;
 	r.url = "http://h/a\"b\\c\x01 \xff\xc3\xa9";
