@@ -122,6 +122,12 @@ struct body {
 	enum jstate		 js;
 	struct lex		 lex;
 	struct json_tokener	*tok;		/* extract only */
+	/*
+	 * A tokener that parsed a whole value, back to the pool in
+	 * body_finish() or body_free() (the loop thread; body_feed() may
+	 * run on a fetch thread).
+	 */
+	struct json_tokener	*tok_spent;
 	struct json_object	*value;
 };
 
@@ -480,7 +486,8 @@ raw_add(struct body *b, const char *data, size_t len)
  * stack each time).  Only a tokener that parsed a whole value goes back:
  * json_tokener_reset() in json-c 0.16 keeps a pending high surrogate, so
  * after a body cut short in "\ud83d the next body's "\ude00" would
- * become U+1F600.  The loop thread is the only user.
+ * become U+1F600.  The loop thread is the only user (on a fetch thread
+ * body_feed() takes no tokener and returns none: see tok_spent).
  */
 #define TOK_POOL	64
 static struct json_tokener	*tok_pool[TOK_POOL];
@@ -597,7 +604,7 @@ json_feed(struct body *b, const char *data, size_t len)
 			return;
 		}
 		end = json_tokener_get_parse_end(b->tok);
-		tok_put(b->tok);
+		b->tok_spent = b->tok;
 		b->tok = NULL;
 		b->value = obj;
 		b->js = JS_TRAILING;
@@ -1010,6 +1017,8 @@ body_free(struct body *b)
 	if (b == NULL)
 		return;
 	json_fail(b);
+	tok_put(b->tok_spent);
+	b->tok_spent = NULL;
 	free(b->extract);
 	free(b->cause);
 	if (body_nspare < BODY_SPARE && b->cap <= BODY_SPARE_RAW) {

@@ -16,6 +16,9 @@
 #include <sys/queue.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -85,20 +88,40 @@ TAILQ_HEAD(fhandleq, fhandle);
 _Static_assert(sizeof(((struct xfer *)0)->detail) >= CURL_ERROR_SIZE,
     "fetch_fill() copies the error buffer into detail");
 
-static struct {
+/* A queue of transfers between threads (under the shard's lock). */
+struct xlist {
+	struct xfer	*head, *tail;
+};
+
+/*
+ * A transfer's place (x->fstate).  On the loop thread's own shard it is
+ * X_IDLE or X_LOCAL and only that thread looks at it; on a fetch thread's
+ * shard it changes under the shard's lock:
+ *
+ *   fetch_start ------> QUEUED --(thread takes it)--> RUNNING
+ *   RUNNING --(finished)--> POSTED --(loop takes it, done())--> IDLE
+ *   RUNNING --(fetch_cancel_begin)--> CANCELLING --(thread stops it)--> IDLE
+ *   QUEUED, POSTED --(fetch_cancel_begin)--> IDLE (taken off the queue)
+ */
+enum { X_IDLE, X_LOCAL, X_QUEUED, X_RUNNING, X_CANCELLING, X_POSTED };
+
+/*
+ * One libcurl multi handle with its event loop: shard 0 runs on the loop
+ * thread (the daemon's loop), shards 1.. each on a fetch thread of their
+ * own (fetch-threads).  Everything here but the queues belongs to the
+ * shard's thread; the code reaches its own shard through F.
+ */
+struct fshard {
+	unsigned	 id;
 	struct ev_loop	*loop;
 	CURLM		*multi;
 	ev_timer	 timer;
-	void		(*admit)(void);
-	int		(*yield)(void);	/* other work waiting? */
 	unsigned	 iter;		/* loop iteration of mark */
 	ev_tstamp	 mark;		/* yield last asked (or poll returned) */
 	int		 yielding;	/* cut this iteration short */
 	unsigned	 nbusy;		/* socket events in this iteration */
 	struct fhandle	*pool[POOL_MAX];
 	unsigned	 npool;
-	char		*ae;		/* Accept-Encoding: what libcurl decodes */
-	int		 proxy_env;	/* a proxy in the environment */
 	char		*ua;		/* the user agent last seen */
 	uint64_t	 ua_epoch;	/* bumped when it changes */
 	int		 running;
@@ -118,9 +141,39 @@ static struct {
 	ev_tstamp	 coarse_res;	/* resolution of CLOCK_MONOTONIC_COARSE */
 	ev_check	 resume;	/* handles them first, each iteration */
 	ev_idle		 nowait;	/* keeps the loop from blocking meanwhile */
-} F;
+	struct fhandle	 sweep_mark;	/* the sweep's place in live */
+
+	/* Loop thread only: transfers given to this shard, not yet back. */
+	unsigned	 n;
+
+	/* Fetch threads: the queues to and from the loop thread. */
+	pthread_t	 thread;
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;		/* a cancel is through */
+	struct xlist	 inbox;		/* to start */
+	struct xlist	 cancels;	/* to stop */
+	struct xlist	 posted;	/* finished: done() to run */
+	int		 stop;
+	ev_async	 wake;		/* inbox, cancels or stop */
+};
+
+static struct fshard		*shards;
+static unsigned			 nshards;
+static _Thread_local struct fshard *Fp;	/* this thread's shard */
+#define F	(*Fp)
+
+/* Shared by the shards, set before the fetch threads start. */
+static struct {
+	struct ev_loop	*loop;		/* the loop thread's */
+	void		(*admit)(void);
+	int		(*yield)(void);	/* other work waiting? */
+	char		*ae;		/* Accept-Encoding: what libcurl decodes */
+	int		 proxy_env;	/* a proxy in the environment */
+	ev_async	 posted;	/* a fetch thread posted a transfer */
+} G;
 
 static void	fetch_drain(void);
+static void	fetch_finish(struct xfer *);
 static ev_tstamp	mono(clockid_t);
 static void	live_add(struct fhandle *, const struct jobdef *);
 static void	live_remove(struct fhandle *);
@@ -173,13 +226,15 @@ fetch_busy(void)
 	unsigned	 it = ev_iteration(F.loop);
 	ev_tstamp	 now;
 
+	if (F.id != 0)
+		return (0);		/* a fetch thread has nothing else to do */
 	if (it != F.iter) {
 		F.iter = it;
 		F.mark = ev_now(F.loop);
 		F.yielding = 0;
 		F.nbusy = 0;
 	}
-	if (F.yielding || F.yield == NULL)
+	if (F.yielding || G.yield == NULL)
 		return (F.yielding);
 	if (++F.nbusy % BUSY_EVERY != 0)
 		return (0);		/* a clock read per event was measurable */
@@ -187,7 +242,7 @@ fetch_busy(void)
 	if (now - F.mark < BUSY_CHECK)
 		return (0);
 	F.mark = now;
-	F.yielding = F.yield();
+	F.yielding = G.yield();
 	return (F.yielding);
 }
 
@@ -457,11 +512,11 @@ fetch_drain(void)
 		fetch_fill(fh, e, rc);
 		live_remove(fh);
 		curl_multi_remove_handle(F.multi, e);
-		x->done(x);
+		fetch_finish(x);
 	}
 	F.draining = 0;
-	if (F.admit != NULL)
-		F.admit();
+	if (F.id == 0 && G.admit != NULL)
+		G.admit();
 }
 
 /*
@@ -600,7 +655,7 @@ fetch_expire(struct fhandle *fh, ev_tstamp now)
 		x->t_total = ran;
 	live_remove(fh);
 	curl_multi_remove_handle(F.multi, fh->e);
-	x->done(x);
+	fetch_finish(x);
 }
 
 /*
@@ -610,7 +665,7 @@ fetch_expire(struct fhandle *fh, ev_tstamp now)
 static void
 fetch_sweep_ev(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	static struct fhandle	 mark;	/* e == NULL: not a transfer */
+	struct fhandle		*mark = &F.sweep_mark;	/* e == NULL */
 	struct fhandle		*fh;
 	ev_tstamp		 now = mono(CLOCK_MONOTONIC), next = 0, due;
 	int			 expired = 0, late;
@@ -618,10 +673,10 @@ fetch_sweep_ev(struct ev_loop *loop, ev_timer *w, int revents)
 	/* Late: look again after the sockets, once (see above). */
 	late = !F.rechecking && now - F.sweep_at > SWEEP_LATE;
 	F.rechecking = late;
-	TAILQ_INSERT_HEAD(&F.live, &mark, live);
-	while ((fh = TAILQ_NEXT(&mark, live)) != NULL) {
-		TAILQ_REMOVE(&F.live, &mark, live);
-		TAILQ_INSERT_AFTER(&F.live, fh, &mark, live);
+	TAILQ_INSERT_HEAD(&F.live, mark, live);
+	while ((fh = TAILQ_NEXT(mark, live)) != NULL) {
+		TAILQ_REMOVE(&F.live, mark, live);
+		TAILQ_INSERT_AFTER(&F.live, fh, mark, live);
 		if (fh->e == NULL)
 			continue;
 		due = live_due(fh);
@@ -633,13 +688,13 @@ fetch_sweep_ev(struct ev_loop *loop, ev_timer *w, int revents)
 		} else if (next == 0 || due < next)
 			next = due;
 	}
-	TAILQ_REMOVE(&F.live, &mark, live);
+	TAILQ_REMOVE(&F.live, mark, live);
 	if (next > 0)
 		sweep_arm(next, now);
 	else
 		ev_timer_stop(loop, &F.sweep);
-	if (expired && F.admit != NULL)
-		F.admit();
+	if (expired && F.id == 0 && G.admit != NULL)
+		G.admit();
 }
 
 static size_t
@@ -837,7 +892,7 @@ fetch_proxied(const struct jobdef *d)
 {
 	if (d->proxy != NULL)
 		return (d->proxy[0] != '\0');
-	return (F.proxy_env);
+	return (G.proxy_env);
 }
 
 /*
@@ -857,7 +912,7 @@ fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 	const struct jobdef	*d = x->def;
 	CURL			*e = fh->e;
 	size_t			 i;
-	int			 ae = d->compressed && F.ae != NULL;
+	int			 ae = d->compressed && G.ae != NULL;
 	int			 ua = x->user_agent != NULL;
 	char			 line[512];
 
@@ -874,7 +929,7 @@ fetch_setup_def(struct fhandle *fh, const struct xfer *x)
 	if (ua && (size_t)snprintf(line, sizeof(line), "User-Agent: %s",
 	    x->user_agent) < sizeof(line) && base_add(fh, line) == -1)
 		return (-1);
-	if (ae && base_add(fh, F.ae) == -1)
+	if (ae && base_add(fh, G.ae) == -1)
 		return (-1);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb);
@@ -1043,23 +1098,15 @@ fetch_handle_get(uint64_t key, int *same)
 	return (fh);
 }
 
-/* Start one transfer: 0, or -1 with *cause. */
-int
-fetch_start(struct xfer *x, char **cause)
+/* Start one transfer on this thread's shard: 0, or -1 with *cause. */
+static int
+fetch_start_here(struct xfer *x, char **cause)
 {
 	struct fhandle	*fh;
 	CURLMcode	 rc;
 	uint64_t	 key = fetch_key(x);
 	int		 same;
 
-	x->status = 0;
-	x->fclass = FC_NONE;
-	x->detail[0] = x->retry_after[0] = '\0';
-	x->etag[0] = x->last_modified[0] = '\0';
-	x->bytes = x->header_bytes = 0;
-	x->refused = 0;
-	x->t_dns = x->t_connect = x->t_tls = x->t_ttfb = x->t_total = 0;
-	x->headers = NULL;
 	if ((fh = fetch_handle_get(key, &same)) == NULL) {
 		*cause = xstrdup("curl_easy_init failed");
 		return (-1);
@@ -1082,9 +1129,224 @@ fetch_start(struct xfer *x, char **cause)
 	return (0);
 }
 
+/* The queues: a transfer is on at most one, linked through x->qprev/qnext. */
+static void
+xl_push(struct xlist *l, struct xfer *x)
+{
+	x->qnext = NULL;
+	x->qprev = l->tail;
+	if (l->tail != NULL)
+		l->tail->qnext = x;
+	else
+		l->head = x;
+	l->tail = x;
+}
+
+static void
+xl_remove(struct xlist *l, struct xfer *x)
+{
+	if (x->qprev != NULL)
+		x->qprev->qnext = x->qnext;
+	else
+		l->head = x->qnext;
+	if (x->qnext != NULL)
+		x->qnext->qprev = x->qprev;
+	else
+		l->tail = x->qprev;
+	x->qprev = x->qnext = NULL;
+}
+
+/*
+ * The shard for a transfer: the one with the fewest transfers of its
+ * origin, looking from the origin's home shard on (a hash of its load
+ * array), so that on a tie the origin stays home.  Always taking the
+ * least loaded, shard i holds at most ceil((per-host - i') / shards) of
+ * the origin's transfers (i' its place after home): as many connections
+ * in all as per-host allows, and one origin fetched one at a time keeps
+ * one connection.  Many origins spread over the shards by their homes.
+ * Without an origin (load NULL): the fewest transfers in all.
+ */
+static struct fshard *
+fetch_pick(const unsigned *load)
+{
+	unsigned	 i, k, best, home;
+
+	if (nshards == 1)
+		return (&shards[0]);
+	if (load == NULL) {
+		for (best = 0, i = 1; i < nshards; i++)
+			if (shards[i].n < shards[best].n)
+				best = i;
+		return (&shards[best]);
+	}
+	home = (unsigned)(((uintptr_t)load * 0x9e3779b97f4a7c15ULL) >> 32) %
+	    nshards;
+	for (best = home, k = 1; k < nshards; k++) {
+		i = (home + k) % nshards;
+		if (load[i] < load[best])
+			best = i;
+	}
+	return (&shards[best]);
+}
+
+/* The loop thread's count of a transfer it gave shard s (+1 or -1). */
+static void
+fetch_count(struct fshard *s, struct xfer *x, int d)
+{
+	s->n += d;
+	if (x->load != NULL)
+		x->load[s->id] += d;
+}
+
+/*
+ * Start one transfer: 0, or -1 with *cause.  On a fetch thread's shard
+ * it is queued and started there; a failure to start then comes back
+ * through done() as class other.
+ */
+int
+fetch_start(struct xfer *x, char **cause)
+{
+	struct fshard	*s = fetch_pick(x->load);
+
+	x->status = 0;
+	x->fclass = FC_NONE;
+	x->detail[0] = x->retry_after[0] = '\0';
+	x->etag[0] = x->last_modified[0] = '\0';
+	x->bytes = x->header_bytes = 0;
+	x->refused = 0;
+	x->t_dns = x->t_connect = x->t_tls = x->t_ttfb = x->t_total = 0;
+	x->headers = NULL;
+	x->easy = NULL;
+	x->shard = s->id;
+	if (s->id == 0) {
+		if (fetch_start_here(x, cause) == -1)
+			return (-1);
+		x->fstate = X_LOCAL;
+		fetch_count(s, x, 1);
+		return (0);
+	}
+	pthread_mutex_lock(&s->lock);
+	x->fstate = X_QUEUED;
+	xl_push(&s->inbox, x);
+	pthread_mutex_unlock(&s->lock);
+	fetch_count(s, x, 1);
+	ev_async_send(s->loop, &s->wake);
+	return (0);
+}
+
+/*
+ * A transfer finished on this thread's shard.  On the loop thread done()
+ * runs now; a fetch thread returns the handle to its own pool and posts
+ * the transfer to the loop thread, unless the loop thread is waiting to
+ * cancel it (then done() is not called, as fetch_cancel() promises).
+ */
+static void
+fetch_finish(struct xfer *x)
+{
+	struct fshard	*s = Fp;
+	int		 post;
+
+	if (s->id == 0) {
+		x->fstate = X_IDLE;
+		fetch_count(s, x, -1);
+		x->done(x);
+		return;
+	}
+	fetch_cleanup(x);
+	pthread_mutex_lock(&s->lock);
+	if ((post = x->fstate != X_CANCELLING)) {
+		x->fstate = X_POSTED;
+		xl_push(&s->posted, x);
+	} else {
+		xl_remove(&s->cancels, x);
+		x->fstate = X_IDLE;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (post)
+		ev_async_send(G.loop, &G.posted);
+}
+
+/* Fetch thread: start what was queued, stop what is to be cancelled. */
+static void
+fetch_wake_ev(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct fshard	*s = Fp;
+	struct xfer	*x;
+	struct fhandle	*fh;
+	char		*cause;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->stop) {
+		pthread_mutex_unlock(&s->lock);
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	while ((x = s->inbox.head) != NULL) {
+		xl_remove(&s->inbox, x);
+		x->fstate = X_RUNNING;
+		pthread_mutex_unlock(&s->lock);
+		cause = NULL;
+		if (fetch_start_here(x, &cause) == -1) {
+			x->fclass = FC_OTHER;
+			snprintf(x->detail, sizeof(x->detail), "%s", cause);
+			free(cause);
+			fetch_finish(x);
+		}
+		pthread_mutex_lock(&s->lock);
+	}
+	while ((x = s->cancels.head) != NULL) {
+		xl_remove(&s->cancels, x);
+		pthread_mutex_unlock(&s->lock);
+		if ((fh = x->easy) != NULL)
+			curl_multi_remove_handle(F.multi, fh->e);
+		fetch_cleanup(x);
+		pthread_mutex_lock(&s->lock);
+		x->fstate = X_IDLE;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Loop thread: run done() of what the fetch threads finished, one at a
+ * time (a done() may cancel another posted transfer, which then leaves
+ * the queue), at most POSTED_MAX per call so control gets its turn.
+ */
+#define POSTED_MAX	256
+static void
+fetch_posted_ev(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct fshard	*s;
+	struct xfer	*x;
+	unsigned	 i, n = 0;
+
+	for (i = 1; i < nshards; i++) {
+		s = &shards[i];
+		while (n < POSTED_MAX) {
+			pthread_mutex_lock(&s->lock);
+			if ((x = s->posted.head) != NULL) {
+				xl_remove(&s->posted, x);
+				x->fstate = X_IDLE;
+			}
+			pthread_mutex_unlock(&s->lock);
+			if (x == NULL)
+				break;
+			fetch_count(s, x, -1);
+			n++;
+			x->done(x);
+		}
+	}
+	if (n == POSTED_MAX)
+		ev_async_send(loop, w);		/* more may wait: next round */
+	if (n > 0 && G.admit != NULL)
+		G.admit();
+}
+
 /*
  * Return a finished or cancelled transfer's handle to the pool, with its
- * options: the next transfer of the same key sets only its own.
+ * options: the next transfer of the same key sets only its own.  (A fetch
+ * thread's transfer has done so before it was posted: easy is NULL.)
  */
 void
 fetch_cleanup(struct xfer *x)
@@ -1103,28 +1365,80 @@ fetch_cleanup(struct xfer *x)
 		fetch_handle_free(fh);
 }
 
+/*
+ * Ask for a transfer to stop.  On the loop thread's shard, or while queued
+ * either way, it is done at once; a fetch thread is asked, and
+ * fetch_cancel() waits for it: cancelling many, begin each first.
+ */
+void
+fetch_cancel_begin(struct xfer *x)
+{
+	struct fshard	*s;
+
+	if (x->shard == 0 || x->shard >= nshards)
+		return;
+	s = &shards[x->shard];
+	pthread_mutex_lock(&s->lock);
+	switch (x->fstate) {
+	case X_QUEUED:
+		xl_remove(&s->inbox, x);
+		x->fstate = X_IDLE;
+		fetch_count(s, x, -1);
+		break;
+	case X_POSTED:
+		xl_remove(&s->posted, x);
+		x->fstate = X_IDLE;
+		fetch_count(s, x, -1);
+		break;
+	case X_RUNNING:
+		x->fstate = X_CANCELLING;
+		xl_push(&s->cancels, x);
+		fetch_count(s, x, -1);
+		ev_async_send(s->loop, &s->wake);
+		break;
+	default:
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Stop a transfer in flight; its done() will not be called. */
 void
 fetch_cancel(struct xfer *x)
 {
-	struct fhandle	*fh = x->easy;
+	struct fshard	*s;
+	struct fhandle	*fh;
 
-	if (fh == NULL)
+	if (x->shard == 0 || x->shard >= nshards) {
+		fh = x->easy;	/* (a fetch thread's to write otherwise) */
+		if (x->fstate == X_LOCAL) {
+			x->fstate = X_IDLE;
+			fetch_count(Fp, x, -1);
+		}
+		if (fh == NULL)
+			return;
+		curl_multi_remove_handle(F.multi, fh->e);
+		fetch_cleanup(x);
 		return;
-	curl_multi_remove_handle(F.multi, fh->e);
-	fetch_cleanup(x);
+	}
+	fetch_cancel_begin(x);
+	s = &shards[x->shard];
+	pthread_mutex_lock(&s->lock);
+	while (x->fstate == X_CANCELLING)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void
 fetch_set_admit(void (*admit)(void))
 {
-	F.admit = admit;
+	G.admit = admit;
 }
 
 void
 fetch_set_yield(int (*yield)(void))
 {
-	F.yield = yield;
+	G.yield = yield;
 }
 
 const char *
@@ -1133,12 +1447,119 @@ fetch_version(void)
 	return (curl_version_info(CURLVERSION_NOW)->version);
 }
 
-/* Create the multi handle; refuse a libcurl that would block the loop. */
+/* How many shards: fetch-threads, or auto: the CPUs we may use, up to 4. */
+static unsigned
+fetch_nshards(const struct daemonconf *dc)
+{
+	cpu_set_t	 set;
+	int		 n;
+
+	if (dc->fetch_threads > 0)
+		return (dc->fetch_threads);
+	if (sched_getaffinity(0, sizeof(set), &set) == -1)
+		return (1);
+	n = CPU_COUNT(&set);
+	return (n < 1 ? 1 : n > 4 ? 4 : (unsigned)n);
+}
+
+/* One shard's multi handle and watchers, on its loop. */
+static int
+shard_init(struct fshard *s, unsigned id, struct ev_loop *loop,
+    const struct daemonconf *dc, char **cause)
+{
+	struct timespec	 res;
+	long		 maxconn;
+
+	s->id = id;
+	s->loop = loop;
+	if ((s->multi = curl_multi_init()) == NULL) {
+		*cause = xstrdup("curl_multi_init failed");
+		return (-1);
+	}
+	ev_timer_init(&s->timer, fetch_timer_ev, 0., 0.);
+	ev_timer_init(&s->sweep, fetch_sweep_ev, 0., 0.);
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0)
+		s->coarse_res = ts_sec(&res);
+	ev_set_priority(&s->sweep, EV_MINPRI);	/* after this round's sockets */
+	TAILQ_INIT(&s->live);
+	TAILQ_INIT(&s->deferred);
+	ev_check_init(&s->resume, fetch_resume_ev);
+	ev_set_priority(&s->resume, 1);	/* control is EV_MAXPRI */
+	ev_idle_init(&s->nowait, fetch_nowait_ev);
+	/* the idle connections kept, all shards together */
+	maxconn = (long)((dc->max_connections + nshards - 1) / nshards);
+	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, fetch_sock_cb);
+	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, fetch_timer_cb);
+	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, maxconn);
+	curl_multi_setopt(s->multi, CURLMOPT_PIPELINING,
+	    (long)CURLPIPE_MULTIPLEX);
+	if (id == 0)
+		return (0);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	ev_async_init(&s->wake, fetch_wake_ev);
+	ev_async_start(loop, &s->wake);
+	return (0);
+}
+
+/* A fetch thread: its shard's loop, until fetch_free() stops it. */
+static void *
+shard_main(void *arg)
+{
+	char	 name[16];
+
+	Fp = arg;
+	snprintf(name, sizeof(name), "fetch/%u", Fp->id);
+	(void)pthread_setname_np(pthread_self(), name);	/* top -H, ps -L */
+	ev_run(Fp->loop, 0);
+	return (NULL);
+}
+
+/* Release a shard's handles and multi (its thread, if any, has ended). */
+static void
+shard_free(struct fshard *s)
+{
+	struct fshard	*self = Fp;
+
+	Fp = s;		/* curl_multi_cleanup() calls the socket callback */
+	while (F.npool > 0)
+		fetch_handle_free(F.pool[--F.npool]);
+	free(F.ua);
+	F.ua = NULL;
+	if (F.multi != NULL)
+		curl_multi_cleanup(F.multi);
+	F.multi = NULL;
+	while (F.nsock_spare > 0) {
+		KEEP_UNPOISON(F.sock_spare[F.nsock_spare - 1],
+		    sizeof(struct fsock));
+		free(F.sock_spare[--F.nsock_spare]);
+	}
+	ev_timer_stop(F.loop, &F.timer);
+	ev_timer_stop(F.loop, &F.sweep);
+	ev_check_stop(F.loop, &F.resume);
+	ev_idle_stop(F.loop, &F.nowait);
+	if (s->id != 0) {
+		ev_async_stop(F.loop, &F.wake);
+		ev_loop_destroy(F.loop);
+		pthread_mutex_destroy(&s->lock);
+		pthread_cond_destroy(&s->cond);
+	}
+	Fp = self;
+}
+
+/*
+ * Create the shards and start the fetch threads; refuse a libcurl that
+ * would block the loop.  The threads block every signal: they go to the
+ * loop thread.
+ */
 int
 fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 {
 	curl_version_info_data	*vi;
-	struct timespec		 res;
+	struct ev_loop		*l;
+	sigset_t		 all, old;
+	unsigned		 i;
+	int			 rc;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		*cause = xstrdup("curl_global_init failed");
@@ -1152,65 +1573,88 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 		curl_global_cleanup();
 		return (-1);
 	}
-	memset(&F, 0, sizeof(F));
-	F.loop = loop;
-	F.proxy_env = getenv("http_proxy") != NULL ||
+	G.loop = loop;
+	G.proxy_env = getenv("http_proxy") != NULL ||
 	    getenv("https_proxy") != NULL || getenv("HTTPS_PROXY") != NULL ||
 	    getenv("all_proxy") != NULL || getenv("ALL_PROXY") != NULL;
 	if (vi->features & CURL_VERSION_LIBZ)	/* libcurl's order */
-		xasprintf(&F.ae, "Accept-Encoding: deflate, gzip%s%s",
+		xasprintf(&G.ae, "Accept-Encoding: deflate, gzip%s%s",
 		    vi->features & CURL_VERSION_BROTLI ? ", br" : "",
 		    vi->features & CURL_VERSION_ZSTD ? ", zstd" : "");
-	if ((F.multi = curl_multi_init()) == NULL) {
-		*cause = xstrdup("curl_multi_init failed");
-		curl_global_cleanup();
-		return (-1);
+	nshards = fetch_nshards(dc);
+	shards = xcalloc(nshards, sizeof(*shards));
+	Fp = &shards[0];
+	for (i = 0; i < nshards; i++) {
+		l = i == 0 ? loop : ev_loop_new(EVFLAG_AUTO);
+		if (l == NULL) {
+			*cause = xstrdup("cannot create an event loop for a "
+			    "fetch thread");
+			nshards = i;
+			fetch_free();
+			return (-1);
+		}
+		if (shard_init(&shards[i], i, l, dc, cause) == -1) {
+			if (i > 0)
+				ev_loop_destroy(l);
+			nshards = i;
+			fetch_free();
+			return (-1);
+		}
 	}
-	ev_timer_init(&F.timer, fetch_timer_ev, 0., 0.);
-	ev_timer_init(&F.sweep, fetch_sweep_ev, 0., 0.);
-	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0)
-		F.coarse_res = ts_sec(&res);
-	ev_set_priority(&F.sweep, EV_MINPRI);	/* after this round's sockets */
-	TAILQ_INIT(&F.live);
-	TAILQ_INIT(&F.deferred);
-	ev_check_init(&F.resume, fetch_resume_ev);
-	ev_set_priority(&F.resume, 1);	/* control is EV_MAXPRI */
-	ev_idle_init(&F.nowait, fetch_nowait_ev);
-	curl_multi_setopt(F.multi, CURLMOPT_SOCKETFUNCTION, fetch_sock_cb);
-	curl_multi_setopt(F.multi, CURLMOPT_TIMERFUNCTION, fetch_timer_cb);
-	curl_multi_setopt(F.multi, CURLMOPT_MAXCONNECTS,
-	    (long)dc->max_connections);
-	curl_multi_setopt(F.multi, CURLMOPT_PIPELINING,
-	    (long)CURLPIPE_MULTIPLEX);
+	ev_async_init(&G.posted, fetch_posted_ev);
+	ev_async_start(loop, &G.posted);
+	ev_unref(loop);		/* the watcher alone keeps no loop alive */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (i = 1; i < nshards; i++)
+		if ((rc = pthread_create(&shards[i].thread, NULL, shard_main,
+		    &shards[i])) != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			xasprintf(cause, "cannot start a fetch thread: %s",
+			    strerror(rc));
+			for (rc = (int)i; rc < (int)nshards; rc++)
+				shard_free(&shards[rc]);
+			nshards = i;
+			fetch_free();
+			return (-1);
+		}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return (0);
 }
 
 /*
  * Teardown order matters (STYLE pitfall 9): the owners have removed their
- * transfers; curl_multi_cleanup() may still call the socket callback, so it
- * runs while the loop is alive; the global cleanup comes last.
+ * transfers; the fetch threads stop and are joined; curl_multi_cleanup()
+ * may still call the socket callback, so it runs while its loop is alive;
+ * the global cleanup comes last.
  */
 void
 fetch_free(void)
 {
-	if (F.multi == NULL)
+	struct fshard	*s;
+	unsigned	 i;
+
+	if (shards == NULL)
 		return;
-	while (F.npool > 0)
-		fetch_handle_free(F.pool[--F.npool]);
-	free(F.ua);
-	F.ua = NULL;
-	free(F.ae);
-	F.ae = NULL;
-	curl_multi_cleanup(F.multi);
-	F.multi = NULL;
-	while (F.nsock_spare > 0) {
-		KEEP_UNPOISON(F.sock_spare[F.nsock_spare - 1],
-		    sizeof(struct fsock));
-		free(F.sock_spare[--F.nsock_spare]);
+	for (i = 1; i < nshards; i++) {
+		s = &shards[i];
+		pthread_mutex_lock(&s->lock);
+		s->stop = 1;
+		pthread_mutex_unlock(&s->lock);
+		ev_async_send(s->loop, &s->wake);
+		pthread_join(s->thread, NULL);
 	}
-	ev_timer_stop(F.loop, &F.timer);
-	ev_timer_stop(F.loop, &F.sweep);
-	ev_check_stop(F.loop, &F.resume);
-	ev_idle_stop(F.loop, &F.nowait);
+	for (i = nshards; i > 0; i--)
+		shard_free(&shards[i - 1]);
+	if (ev_is_active(&G.posted)) {
+		ev_ref(G.loop);
+		ev_async_stop(G.loop, &G.posted);
+	}
+	free(G.ae);
+	G.ae = NULL;
+	free(shards);
+	shards = NULL;
+	nshards = 0;
+	Fp = NULL;
 	curl_global_cleanup();
 }

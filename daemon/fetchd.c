@@ -301,6 +301,8 @@ apply(struct daemonconf *dc, struct jobfile *jf, char **cause)
 	if (dc->max_clients != D.dc.max_clients)
 		log_notice("max-clients: %u until fetchd restarts",
 		    D.dc.max_clients);
+	if (dc->fetch_threads != D.dc.fetch_threads)
+		log_notice("fetch-threads: as before until fetchd restarts");
 	take(&D.dc.jobs_dir, &dc->jobs_dir);
 	take(&D.dc.user_agent, &dc->user_agent);
 	take(&D.dc.file, &dc->file);

@@ -168,6 +168,7 @@ struct daemonconf {
 	char		*state_dir;
 	char		*jobs_dir;	/* NULL = none */
 	unsigned	 max_connections; /* 512 */
+	unsigned	 fetch_threads;	/* 0 = auto: the CPUs, at most 4 */
 	char		*user_agent;	/* "fetchd/VERSION" */
 	int		 log_level;	/* LOG_INFO */
 	uint64_t	 max_urls;	/* 10,000,000 */
@@ -270,6 +271,7 @@ void	 namecount_inc(struct namecount **, size_t *, size_t max,
 void	 runstats_free(struct runstats *);
 
 /* fetch.c: the only includer of curl.h. */
+#define FETCH_SHARDS_MAX 16	/* the loop thread's and 15 fetch threads */
 struct xfer {
 	/* Set by the caller before fetch_start(). */
 	const char		*url;
@@ -284,10 +286,21 @@ struct xfer {
 	 * options (a pooled handle keeps them); 0 = set them every time.
 	 */
 	uint64_t		 shape;
+	/*
+	 * The origin's transfers on each fetch shard (the caller's, kept
+	 * by fetch.c): an origin is spread so that no shard holds more
+	 * than its share, and so no more connections than before.  NULL:
+	 * anywhere.
+	 */
+	unsigned		*load;
 	void			*arg;
 	/* Body bytes as they arrive; return -1 to abort with FC_TOO_LARGE. */
 	int			(*on_data)(struct xfer *, const char *, size_t);
-	/* Called once from the drain loop, after the handle left the multi. */
+	/*
+	 * Called once, on the loop thread, after the handle left the multi.
+	 * on_data runs where the transfer runs: on a fetch thread (see
+	 * fetch-threads) it may touch only what belongs to this transfer.
+	 */
 	void			(*done)(struct xfer *);
 
 	/* Filled by fetch.c. */
@@ -307,11 +320,17 @@ struct xfer {
 	uint64_t		 bytes;
 	uint64_t		 header_bytes;	/* of every response so far */
 	int			 refused;	/* a redirect would leak a secret */
+	/* fetch.c's: which fetch thread, and its queues (under its lock) */
+	unsigned		 shard;
+	int			 fstate;
+	struct xfer		*qprev, *qnext;
 };
 int	 fetch_init(struct ev_loop *, const struct daemonconf *, char **);
 void	 fetch_free(void);
 int	 fetch_start(struct xfer *, char **);
 void	 fetch_cancel(struct xfer *);	/* done() is not called */
+/* Ask now, wait in fetch_cancel(): many cancels cost one round trip. */
+void	 fetch_cancel_begin(struct xfer *);
 void	 fetch_cleanup(struct xfer *);	/* free the easy handle */
 void	 fetch_set_admit(void (*)(void));
 /* Asked during long loop iterations: is other work waiting (control)? */

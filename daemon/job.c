@@ -49,6 +49,7 @@ struct host {
 	struct host	*next;		/* hash chain */
 	unsigned	 refs;		/* items pointing here */
 	unsigned	 inflight;
+	unsigned	 load[FETCH_SHARDS_MAX];	/* in flight per shard */
 	unsigned	 limit;		/* adaptive cap, 0 = the job's per-host */
 	unsigned	 consec;	/* consecutive failures (breaker) */
 	unsigned	 probes;	/* failed probes while down */
@@ -994,6 +995,7 @@ item_start(struct item *it)
 	it->x.url = it->url;
 	it->x.def = p->hold->def;
 	it->x.shape = p->hold->shape;
+	it->x.load = it->host->load;
 	it->x.user_agent = J.dc->user_agent;
 	it->x.reqbody = p->reqbody;
 	it->x.reqbody_len = p->reqbody_len;
@@ -1540,6 +1542,8 @@ run_drop_items(struct run_priv *p)
 {
 	struct item	*it;
 
+	TAILQ_FOREACH(it, &p->inflight, entry)
+		fetch_cancel_begin(&it->x);	/* one round trip for all */
 	while ((it = TAILQ_FIRST(&p->inflight)) != NULL ||
 	    (it = TAILQ_FIRST(&p->waiting)) != NULL ||
 	    (it = TAILQ_FIRST(&p->pending)) != NULL) {
@@ -1848,6 +1852,8 @@ job_stop(struct run *r, enum fclass fc, const char *why)
 	p->stop_class = fc;
 	if (r->reason == NULL)
 		r->reason = xstrdup(why);
+	TAILQ_FOREACH(it, &p->inflight, entry)
+		fetch_cancel_begin(&it->x);	/* one round trip for all */
 	while ((it = TAILQ_FIRST(&p->inflight)) != NULL ||
 	    (it = TAILQ_FIRST(&p->waiting)) != NULL) {
 		fetch_cancel(&it->x);

@@ -59,6 +59,7 @@
 #define K_REPEAT	0x01	/* may be given more than once */
 #define K_ZERO		0x02	/* "never" (counts), "none" (durations): 0 */
 #define K_EMPTY		0x04	/* an empty value unsets (NULL) */
+#define K_AUTO		0x08	/* "auto" (counts): 0 */
 
 enum section {
 	SEC_NONE,		/* before the first section header */
@@ -204,6 +205,8 @@ SETTER(set_dirs);
 	    0, 0, K_EMPTY, NULL)					\
 	K("drain-timeout", set_duration, drain_timeout,			\
 	    0, 3600 * SEC, 0, "10s")					\
+	K("fetch-threads", set_count, fetch_threads,			\
+	    1, FETCH_SHARDS_MAX, K_AUTO, "auto")					\
 	K("jobs-dir", set_path, jobs_dir,				\
 	    0, 0, K_EMPTY, NULL)					\
 	K("log-level", set_log_level, log_level,			\
@@ -542,12 +545,14 @@ set_count(struct pstate *ps, const struct key *k, void *obj, const char *val,
 	uint64_t	 v;
 
 	(void)ps;
-	if ((k->flags & K_ZERO) && strcmp(val, "never") == 0)
+	if (((k->flags & K_ZERO) && strcmp(val, "never") == 0) ||
+	    ((k->flags & K_AUTO) && strcmp(val, "auto") == 0))
 		v = 0;
 	else if (util_parse_uint(val, k->min, k->max, &v, NULL) == -1)
 		return (cerr(cause, "expected %sa number from %" PRIu64 " to %"
 		    PRIu64 ", got '%s'", (k->flags & K_ZERO) ? "'never' or " :
-		    "", k->min, k->max, val));
+		    (k->flags & K_AUTO) ? "'auto' or " : "", k->min, k->max,
+		    val));
 	if (k->size == sizeof(uint64_t))
 		*FIELD(obj, k, uint64_t) = v;
 	else

@@ -61,6 +61,16 @@ pr_count(FILE *fp, const struct pkey *k, const void *obj, int hide)
 	fprintf(fp, "%s = %" PRIu64 "\n", k->name, get_uint(k, obj));
 }
 
+/* A count where 0 means "auto". */
+static void
+pr_auto(FILE *fp, const struct pkey *k, const void *obj, int hide)
+{
+	if (get_uint(k, obj) == 0)
+		kv(fp, k->name, "auto");
+	else
+		pr_count(fp, k, obj, hide);
+}
+
 /* A count where 0 means "never". */
 static void
 pr_never(FILE *fp, const struct pkey *k, const void *obj, int hide)
@@ -325,6 +335,7 @@ static const struct pkey job_print[] = {
 static const struct pkey daemon_print[] = {
 	DK("admin-group", pr_string, admin_group),
 	DK("drain-timeout", pr_duration, drain_timeout),
+	DK("fetch-threads", pr_auto, fetch_threads),
 	DK("jobs-dir", pr_string, jobs_dir),
 	DK("log-level", pr_log_level, log_level),
 	DK("max-clients", pr_count, max_clients),

@@ -180,7 +180,7 @@ t_key_tables(void **state)
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 	k = parse_daemon_keys(&n);
-	assert_int_equal(n, 14);
+	assert_int_equal(n, 15);
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(k[i - 1], k[i]) < 0);
 }
@@ -904,12 +904,13 @@ t_daemon(void **state)
 	assert_int_equal(dc.max_clients, 64);
 	assert_int_equal(dc.max_jobs, 1024);
 	assert_int_equal(dc.drain_timeout, 10 * USEC_PER_SEC);
+	assert_int_equal(dc.fetch_threads, 0);		/* auto */
 	t = "# fetchd\n[daemon]\nsocket = /run/fetchd/control.sock\n"
 	    "state-dir = /var/lib/fetchd\njobs-dir = jobs.d\n"
 	    "max-connections = 512        # all jobs together\n"
 	    "user-agent = fetchd/VERSION\nlog-level = debug\n"
 	    "max-urls = 20000000\nmax-clients = 8\nmax-jobs = 16\n"
-	    "drain-timeout = 1m30s\n";
+	    "drain-timeout = 1m30s\nfetch-threads = 2\n";
 	assert_int_equal(parse_daemon("/etc/fetchd/fetchd.conf", t, strlen(t),
 	    &dc, &errs), 0);
 	assert_string_equal(dc.file, "/etc/fetchd/fetchd.conf");
@@ -922,6 +923,7 @@ t_daemon(void **state)
 	assert_int_equal(dc.max_clients, 8);
 	assert_int_equal(dc.max_jobs, 16);
 	assert_int_equal(dc.drain_timeout, 90 * USEC_PER_SEC);
+	assert_int_equal(dc.fetch_threads, 2);
 	daemonconf_free(&dc);
 }
 
@@ -973,6 +975,8 @@ t_daemon_errors(void **state)
 	    "max-urls: expected a number from 1 to 1000000000000, got '0'");
 	check_daemon_errors("[daemon]\nsync = sometimes\n", "fetchd.conf:2: "
 	    "sync: expected batch, always or never, got 'sometimes'");
+	check_daemon_errors("[daemon]\nfetch-threads = 0\n", "fetchd.conf:2: "
+	    "fetch-threads: expected 'auto' or a number from 1 to 16, got '0'");
 	check_daemon_errors("[daemon]\ndrain-timeout = 2h\n", "fetchd.conf:2: "
 	    "drain-timeout: expected a duration from 0 to 1h, got '2h'");
 	check_daemon_errors("[daemon]\nmax-jobs = 1\n[daemon]\nmax-jobs = 2\n",
@@ -994,7 +998,7 @@ t_daemon_round_trip(void **state)
 	    &errs), 0);
 	p1 = print_daemon(&dc);
 	assert_string_equal(p1, "[daemon]\nadmin-group =\n"
-	    "drain-timeout = 10s\n"
+	    "drain-timeout = 10s\nfetch-threads = auto\n"
 	    "jobs-dir =\nlog-level = warning\n"
 	    "max-clients = 64\nmax-connections = 512\nmax-jobs = 1024\n"
 	    "max-urls = 10000000\nsocket = /run/f.sock\n"

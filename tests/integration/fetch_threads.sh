@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# fetch-threads: transfers run on several event loops (daemon/fetch.c,
+# shards).  With 3: the threads exist; 600 URLs all arrive, right; an
+# origin's connections stay within per-host however its transfers are
+# spread; timeouts expire on every thread; a cancel stops transfers on
+# every thread at once and frees their slots (a later run gets all of its
+# concurrency); abort-after stops a run from inside a completion; SIGTERM
+# with transfers in flight on the threads suspends the run and exits 0.
+# Then fetch-threads = 1 (a single loop) resumes it and does more work.
+. "$(dirname "$0")/../lib.sh"
+t_init fetch_threads
+t_upstream
+printf '[daemon]\nfetch-threads = 3\ndrain-timeout = 1s\n' >"$T/d.conf"
+t_fetchd -c "$T/d.conf"
+
+names=$(cat /proc/"$FETCHD_PID"/task/*/comm | sort | tr '\n' ' ')
+case $names in
+*"fetch/1 fetch/2 "*) ;;
+*) t_fail "fetch threads 1 and 2 not running: $names" ;;
+esac
+case $names in
+*fetch/3*) t_fail "more fetch threads than asked: $names" ;;
+esac
+
+stats()	# a field of upstream's /__stats
+{
+	curl -s "$UP/__stats" | "$T_PYTHON" -c \
+	    "import json,sys; print(json.load(sys.stdin)['$1'])"
+}
+
+# 600 URLs from one origin, per-host 9: each one's own body comes back,
+# and no more than 9 connections were ever open to the origin.
+curl -s "$UP/__reset" >/dev/null
+printf '[job many]\nurl = %s/item/[1-600]?delay=2\nconcurrency = 40\nper-host = 9\n' \
+    "$UP" >"$T/many.conf"
+t_ctl submit "$T/many.conf" --wait >"$T/many.out" 2>&1 ||
+	t_fail "many: $(cat "$T/many.out")"
+"$T_PYTHON" - "$T/state/results/many/1.ndjson" <<'PY' || t_fail "many: results"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 600, len(recs)
+assert sorted(r["i"] for r in recs) == list(range(600))
+for r in recs:
+    assert r["status"] == 200 and r["body"]["n"] == r["i"] + 1, r
+PY
+# (max_open counts our own /__reset request's connection too.)
+n=$(stats max_open)
+[ "$n" -le 10 ] || t_fail "$n connections open at once to a per-host 9 origin"
+# Each fetch thread ran a share of them (run time in ns, schedstat).
+for task in /proc/"$FETCHD_PID"/task/*; do
+	case $(cat "$task/comm") in fetch/*) ;; *) continue ;; esac
+	ns=$(cut -d' ' -f1 "$task/schedstat")
+	echo "$(cat "$task/comm"): ran ${ns} ns"
+	[ "$ns" -gt 3000000 ] || t_fail "$(cat "$task/comm") ran only $ns ns"
+done
+
+# Timeouts fire on every thread: 30 hanging URLs, timeout 400ms (from
+# an upstream of their own: the failures open its breaker).
+UP1=$UP
+t_upstream
+printf '[job slow]\nurl = %s/hang/[1-30]?hang=1\nconcurrency = 30\nper-host = 30\ntimeout = 400ms\nretries = 0\nbreaker = 100\n' \
+    "$UP" >"$T/slow.conf"
+# An origin fetched one at a time keeps one connection (its home shard).
+curl -s "$UP/__reset" >/dev/null
+printf '[job single]\nurl = %s/s/[1-40]\nper-host = 1\n' "$UP" >"$T/single.conf"
+t_ctl submit "$T/single.conf" --wait >"$T/single.out" 2>&1 ||
+	t_fail "single: $(cat "$T/single.out")"
+t_assert_eq 2 "$(stats connections)" "connections of a per-host 1 origin (and ours)"
+UP=$UP1
+t_ctl submit "$T/slow.conf" --wait >"$T/slow.out" 2>&1
+"$T_PYTHON" - "$T/state/results/slow/1.ndjson" <<'PY' || t_fail "slow: results"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 30 and all(r["error"] == "timeout" for r in recs), recs
+assert all(r["ms"] < 3000 for r in recs), [r["ms"] for r in recs]
+PY
+
+# Cancel 60 transfers in flight on all threads: all recorded cancelled.
+printf '[job hang]\nurl = %s/h/[1-60]?hang=1\nconcurrency = 60\nper-host = 60\ntimeout = 60s\nstall-timeout = 60s\n' \
+    "$UP" >"$T/hang.conf"
+t_ctl submit "$T/hang.conf" >/dev/null || t_fail "submit hang"
+t_wait_until "t_ctl status hang --json | grep -q '\"in_flight\":60'" 10 ||
+	t_fail "hang: not 60 in flight"
+t_ctl cancel hang >"$T/cancel.out" 2>&1 || t_fail "cancel: $(cat "$T/cancel.out")"
+t_wait_until "t_ctl status hang --json | grep -q '\"state\":\"cancelled\"'" 5 ||
+	t_fail "hang: run not cancelled"
+"$T_PYTHON" - "$T/state/results/hang/1.ndjson" <<'PY' || t_fail "hang: results"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 60 and all(r["error"] == "cancelled" for r in recs), recs
+PY
+# Their slots are free again: a run of the same origin gets 60 at once.
+curl -s "$UP/__reset" >/dev/null
+printf '[job again]\nurl = %s/a/[1-120]?delay=300\nconcurrency = 60\nper-host = 60\n' \
+    "$UP" >"$T/again.conf"
+t_ctl submit "$T/again.conf" --wait >"$T/again.out" 2>&1 ||
+	t_fail "again: $(cat "$T/again.out")"
+t_assert_eq 60 "$(stats max_concurrent)" "requests at once after a cancel"
+n=$(stats max_open)
+[ "$n" -le 61 ] || t_fail "$n connections open at once after a cancel (60 + ours)"
+
+# abort-after: the third failure stops the run from inside a done(),
+# while transfers of it are in flight on the threads.
+printf '[job abort]\nurl = %s/bad/[1-3]?status=500&delay=200\nurl = %s/h2/[1-40]?hang=1\nconcurrency = 43\nper-host = 43\nretries = 0\nabort-after = 3\n' \
+    "$UP" "$UP" >"$T/abort.conf"
+t_ctl submit "$T/abort.conf" --wait >"$T/abort.out" 2>&1
+"$T_PYTHON" - "$T/state/results/abort/1.ndjson" <<'PY' || t_fail "abort: results"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+e = sorted(r["error"] for r in recs)
+assert e.count("http_500") == 3, e
+assert len(recs) == 43 and e.count("http_500") + e.count("cancelled") == 43, e
+PY
+t_ctl ping >/dev/null || t_fail "fetchd died"
+
+# SIGTERM with 50 transfers in flight on the threads: the drain-timeout
+# passes, the run is suspended, fetchd exits 0 (the run resumes below).
+printf '[job term]\nurl = %s/t/[1-50]?delay=3000\nconcurrency = 50\nper-host = 50\n' \
+    "$UP" >"$T/term.conf"
+t_ctl submit "$T/term.conf" >/dev/null || t_fail "submit term"
+t_wait_until "t_ctl status term --json | grep -q '\"in_flight\":50'" 10 ||
+	t_fail "term: not 50 in flight"
+t_stop_fetchd
+grep -q "term run 1 suspended at 0/50" "$T/fetchd.log" ||
+	t_fail "term: run not suspended"
+
+# fetch-threads = 1: no fetch thread, the same work done.
+printf '[daemon]\nfetch-threads = 1\n' >"$T/d1.conf"
+t_fetchd -c "$T/d1.conf"
+grep -q fetch/ /proc/"$FETCHD_PID"/task/*/comm && t_fail "a fetch thread with fetch-threads = 1"
+t_wait_until "t_ctl status term --json | grep -q '\"state\":\"done\"'" 10 ||
+	t_fail "term: the resumed run did not finish"
+t_assert_eq 50 "$(grep -c '"status":200' "$T/state/results/term/1.ndjson")" \
+    "term: records after resuming"
+printf '[job one]\nurl = %s/o/[1-300]\nconcurrency = 20\n' "$UP" >"$T/one.conf"
+t_ctl submit "$T/one.conf" --wait >"$T/one.out" 2>&1 || t_fail "one: $(cat "$T/one.out")"
+t_assert_eq 300 "$(grep -c '"status":200' "$T/state/results/one/1.ndjson")" "one: records"
+t_stop_fetchd
+t_pass
