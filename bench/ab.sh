@@ -3,8 +3,11 @@
 # the b shape (N URLs from nginx /json/, HTTP/1.1 keep-alive), for before
 # and after comparisons of one change.  Lighter than run.sh: no peers.
 #
-#   bench/ab.sh [-n N] [-c C] [-r RUNS] BUILD...
+#   bench/ab.sh [-n N] [-c C] [-r RUNS] [-t THREADS] BUILD...
 #
+# -t sets the daemon's fetch-threads (default: its default, auto).  With
+# more than one fetch thread the rounds also run floor-req-P<n>: floor-req
+# split over as many processes (floor -P), the floor on as many cores.
 # One fetchd per build (private socket and state directory) runs
 # `fetchctl submit --wait` of `url = $NGX/json/[0-N-1]`, concurrency =
 # per-host = C; the floor runs `-1 -c C -g $NGX/json/ -n N`, and again as
@@ -20,12 +23,13 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-N=10000 C=50 RUNS=5
-while getopts n:c:r: o; do
+N=10000 C=50 RUNS=5 THREADS=
+while getopts n:c:r:t: o; do
 	case $o in
 	n) N=$OPTARG ;;
 	c) C=$OPTARG ;;
 	r) RUNS=$OPTARG ;;
+	t) THREADS=$OPTARG ;;
 	*) sed -n '2,12p' "$0"; exit 2 ;;
 	esac
 done
@@ -41,9 +45,14 @@ T_NGX_ACCESS_LOG=0 t_nginx
 cc -O2 -Wall -o "$T/floor" "$HERE/floor.c" -lev -lcurl ||
     t_fail "cannot build the floor"
 printf '[daemon]\nmax-connections = 1000\nlog-level = warning\n' >"$T/d.conf"
+[ -z "$THREADS" ] || echo "fetch-threads = $THREADS" >>"$T/d.conf"
 printf '[job bench]\nurl = %s/json/[0-%d]\nconcurrency = %d\nper-host = %d\n' \
     "$NGX" $((N - 1)) "$C" "$C" >"$T/job.conf"
 
+P=${THREADS:-$(nproc)}
+[ "$P" -gt 4 ] && [ -z "$THREADS" ] && P=4
+FLOORS="floor floor-req"
+[ "$P" -gt 1 ] && FLOORS="$FLOORS floor-req-P$P"
 AGENT=fetchd/$("$top_builddir/daemon/fetchd" --version | cut -d' ' -f2)
 
 cpu()	# seconds run by PID's threads (the daemon's are long-lived)
@@ -76,9 +85,12 @@ done
 
 : >"$T/rows"
 for r in $(seq "$RUNS"); do
-	for f in floor floor-req; do
+	for f in $FLOORS; do
 		req=()
-		[ $f = floor-req ] && req=(-R "$AGENT")
+		case $f in
+		floor-req) req=(-R "$AGENT") ;;
+		floor-req-P*) req=(-R "$AGENT" -P "$P") ;;
+		esac
 		t0=$(date +%s%N)
 		( "$T/floor" -1 -c "$C" "${req[@]}" -g "$NGX/json/" \
 		    -n "$N" >/dev/null; times ) >"$T/ft"
@@ -126,20 +138,19 @@ def spread(name, ref, k):
     return f"{q[0]:.2f}-{q[2]:.2f}"
 print("  medians; in brackets the median of the per-round ratios, which")
 print("  cancels the machine's slow drift better than a ratio of medians")
+refs = [n for n in rows if n.startswith("floor")]
 for name in rows:
     out = []
     for k, what in ((0, "wall"), (1, "cpu")):
-        out.append(f"{what} {med(name, k):.3f} s (x floor {med(name, k) / med('floor', k):.2f} "
-                   f"[{paired(name, 'floor', k):.2f}], x floor-req "
-                   f"{med(name, k) / med('floor-req', k):.2f} "
-                   f"[{paired(name, 'floor-req', k):.2f}])")
-    print(f"  {name:16} " + "  ".join(out))
+        out.append(f"{what} {med(name, k):.3f} s (" + ", ".join(
+            f"x {ref} {med(name, k) / med(ref, k):.2f} "
+            f"[{paired(name, ref, k):.2f}]" for ref in refs) + ")")
+    print(f"  {name:16} " + ("\n  " + " " * 17).join(out))
 for name in rows:
     if name.startswith("floor"):
         continue
-    print(f"  {name}: per-round wall ratios, middle half: "
-          f"x floor {spread(name, 'floor', 0)}, "
-          f"x floor-req {spread(name, 'floor-req', 0)}")
+    print(f"  {name}: per-round wall ratios, middle half: " + ", ".join(
+        f"x {ref} {spread(name, ref, 0)}" for ref in refs))
 PY
 for p in "${PIDS[@]}"; do t_stop "$p" 0; done
 exit 0

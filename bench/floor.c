@@ -7,8 +7,8 @@
  * parsing, no result records, no bookkeeping beyond a count.  Whatever fetchd
  * costs above this is fetchd's own work.
  *
- *   floor [-k1z] [-A CAFILE] [-H LINE]... [-R AGENT] [-o MASK] -c C
- *         (-f FILE | -g PREFIX -n N [-s SUFFIX])
+ *   floor [-k1z] [-A CAFILE] [-H LINE]... [-R AGENT] [-o MASK] [-P PROCS]
+ *         -c C (-f FILE | -g PREFIX -n N [-s SUFFIX])
  *
  * -f reads one URL per line (all read up front: fine for 10^4 lines); -g
  * builds PREFIX<i>SUFFIX for i in [0, N) as transfers start, so a million
@@ -36,12 +36,19 @@
  * CURLOPT_ACCEPT_ENCODING (libcurl then does not decode).  The benchmark
  * runs the floor with no -o.
  *
+ * -P PROCS splits the work over that many processes, each such a loop with
+ * its share of C and every PROCS-th URL: the floor on several cores, for
+ * comparison with fetchd's fetch-threads ("floor-P2" in bench/ab.sh).  The
+ * time is the parent's, from before the first fork to the last exit.
+ *
  * Output, one line: "floor: N ok, M failed, W s, R req/s".
  * Build: cc -O2 -o floor bench/floor.c -lev -lcurl
  */
 
 #include <curl/curl.h>
 #include <ev.h>
+
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -65,6 +72,7 @@ static struct {
 	const char	*suffix;
 	long		 n;		/* URLs in all */
 	long		 next;		/* next URL to start */
+	long		 stride;	/* -P: every stride-th URL */
 	long		 running;
 	long		 ok, failed;
 	int		 insecure, h1, opts, decode;
@@ -312,8 +320,10 @@ drain(void)
 			G.failed++;
 		G.pool[G.npool++] = e;
 	}
-	while (G.npool > 0 && G.next < G.n)
-		start(G.pool[--G.npool], G.next++);
+	while (G.npool > 0 && G.next < G.n) {
+		start(G.pool[--G.npool], G.next);
+		G.next += G.stride;
+	}
 	if (G.running == 0 && G.next >= G.n)
 		ev_break(G.loop, EVBREAK_ALL);
 }
@@ -383,10 +393,11 @@ main(int argc, char **argv)
 {
 	struct curl_slist	*l;
 	double			 t0, t1;
-	long			 c = 0, i;
-	int			 ch;
+	long			 c = 0, i, procs = 1, ok, failed;
+	int			 ch, fds[2], status;
+	FILE			*fp;
 
-	while ((ch = getopt(argc, argv, "1A:c:f:g:H:kn:o:R:s:z")) != -1) {
+	while ((ch = getopt(argc, argv, "1A:c:f:g:H:kn:o:P:R:s:z")) != -1) {
 		switch (ch) {
 		case '1': G.h1 = 1; break;
 		case 'A': G.cafile = optarg; break;
@@ -404,13 +415,52 @@ main(int argc, char **argv)
 		case 'k': G.insecure = 1; break;
 		case 'n': G.n = strtol(optarg, NULL, 10); break;
 		case 'o': G.opts = (int)strtol(optarg, NULL, 0); break;
+		case 'P': procs = strtol(optarg, NULL, 10); break;
 		case 's': G.suffix = optarg; break;
 		case 'z': G.decode = 1; break;
 		default: usage();
 		}
 	}
-	if (c <= 0 || G.n <= 0 || (G.urls == NULL && G.prefix == NULL))
+	if (c <= 0 || G.n <= 0 || (G.urls == NULL && G.prefix == NULL) ||
+	    procs < 1 || procs > c)
 		usage();
+	G.stride = 1;
+	t0 = mono();
+	if (procs > 1) {
+		if (pipe(fds) == -1)
+			return (2);
+		for (i = 0; i < procs; i++) {
+			switch (fork()) {
+			case -1:
+				return (2);
+			case 0:
+				close(fds[0]);
+				if (dup2(fds[1], STDOUT_FILENO) == -1)
+					_exit(2);
+				G.next = i;
+				G.stride = procs;
+				c = c / procs + (i < c % procs);
+				goto run;
+			}
+		}
+		close(fds[1]);
+		if ((fp = fdopen(fds[0], "r")) == NULL)
+			return (2);
+		G.ok = G.failed = 0;
+		while (fscanf(fp, "floor: %ld ok, %ld failed, %*[^\n]\n",
+		    &ok, &failed) == 2) {
+			G.ok += ok;
+			G.failed += failed;
+		}
+		while (wait(&status) > 0)
+			if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+				G.failed++;
+		t1 = mono();
+		printf("floor: %ld ok, %ld failed, %.3f s, %.0f req/s\n",
+		    G.ok, G.failed, t1 - t0, (G.ok + G.failed) / (t1 - t0));
+		return (G.failed == 0 ? 0 : 1);
+	}
+run:
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		return (2);
 	G.loop = EV_DEFAULT;
@@ -425,9 +475,10 @@ main(int argc, char **argv)
 		c = G.n;
 	if ((G.pool = calloc(c, sizeof(*G.pool))) == NULL)
 		return (2);
-	t0 = mono();
-	for (i = 0; i < c; i++)
-		start(new_easy(), G.next++);
+	for (i = 0; i < c && G.next < G.n; i++) {
+		start(new_easy(), G.next);
+		G.next += G.stride;
+	}
 	ev_run(G.loop, 0);
 	t1 = mono();
 	printf("floor: %ld ok, %ld failed, %.3f s, %.0f req/s\n", G.ok,

@@ -67,6 +67,11 @@ cc -O2 -Wall -o "$FLOOR" "$HERE/floor.c" -lev -lcurl ||
     { say "cannot build the floor"; exit 1; }
 # floor-req: the floor sending fetchd's default request byte for byte
 AGENT=fetchd/$("$BUILD/daemon/fetchd" --version | cut -d' ' -f2)
+# floor-P: floor-req split over as many processes as fetchd runs fetch
+# threads (fetch-threads = auto: the CPUs, at most 4): the floor on as
+# many cores as fetchd uses
+NP=$(nproc)
+[ "$NP" -gt 4 ] && NP=4
 
 # --- servers (tests/lib.sh) ---------------------------------------------------
 
@@ -265,6 +270,9 @@ scenario()
 			floor-req) run_peer "$id" floor-req "$r" "$n" "$FLOOR" \
 				    $h1 ${ca:+-A "$ca"} -R "$AGENT" -c "$c" \
 				    -f "$urls" ;;
+			floor-P) run_peer "$id" floor-P "$r" "$n" "$FLOOR" \
+				    $h1 ${ca:+-A "$ca"} -R "$AGENT" -P "$NP" \
+				    -c "$c" -f "$urls" ;;
 			curl)	run_peer "$id" curl "$r" "$n" curl -s \
 				    --no-progress-meter --parallel --parallel-max "$c" \
 				    --parallel-immediate ${ca:+--cacert "$ca"} \
@@ -312,11 +320,12 @@ scenario a "200 URLs × 200 ms, concurrency 200 (HTTP/1.1, upstream)" \
 # shellcheck disable=SC2086
 scenario b50 "10,000 URLs, nginx, HTTP/1.1 keep-alive, concurrency 50" \
     10000 50 - "$NGX/json/[0-9999]" "$NGX/json/" "" \
-    $PEERS floor-req h2load-h1 $([ $QUICK = 0 ] && echo "$TOOLS_EXTRA")
+    $PEERS floor-req floor-P h2load-h1 \
+    $([ $QUICK = 0 ] && echo "$TOOLS_EXTRA")
 # shellcheck disable=SC2086
 scenario b500 "10,000 URLs, nginx, HTTP/1.1 keep-alive, concurrency 500" \
     10000 500 - "$NGX/json/[0-9999]" "$NGX/json/" "" $PEERS floor-req \
-    h2load-h1
+    floor-P h2load-h1
 # (c) 10,000 URLs x 100 ms, concurrency 500
 # shellcheck disable=SC2086
 scenario c "10,000 URLs × 100 ms, concurrency 500 (HTTP/1.1, upstream)" \

@@ -12,7 +12,7 @@ from collections import OrderedDict, defaultdict
 
 # scenario -> the most fetchd/floor may be
 TARGET = {"a": 1.10, "b50": 1.15, "b500": 1.15, "c": 1.05}
-ORDER = ["fetchd", "floor", "floor-req", "curl", "aiohttp", "wget2", "aria2c",
+ORDER = ["fetchd", "floor", "floor-req", "floor-P", "curl", "aiohttp", "wget2", "aria2c",
          "h2load-h1", "h2load-h2"]
 
 
@@ -127,6 +127,14 @@ def main():
                     sid, fdw / frw, med(fd, "cpu") / med(fr, "cpu"),
                     "**met**" if fdw / frw <= 1.15 else "**missed**",
                     frw / flw if flw else float("nan")))
+        fp = rows.get((sid, "floor-P"))
+        if fp:
+            verdicts.append(
+                "- (%s) against floor-P (floor-req split over as many "
+                "processes as fetchd has fetch threads: the floor on the "
+                "same cores): fetchd ÷ floor-P = %.2f wall, %.2f CPU" % (
+                    sid, fdw / med(fp, "wall"),
+                    med(fd, "cpu") / med(fp, "cpu")))
         if sid.startswith("b") and cu and ai:
             verdicts.append(
                 "- (%s) curl ÷ fetchd = %.2f (target ≥ 1.5), aiohttp ÷ "
