@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,8 @@
 
 #include "log.h"
 
-static int	log_level = LOG_INFO;
+/* Atomic: fetch threads log (rarely) while a reload may change it. */
+static _Atomic int log_level = LOG_INFO;
 static int	log_journal;
 
 /* Where a message was logged from: CODE_FILE, CODE_LINE, CODE_FUNC. */
@@ -266,6 +268,21 @@ LOG_FN(log_notice_at, LOG_NOTICE, vlog_plain)
 LOG_FN(log_info_at, LOG_INFO, vlog_plain)
 LOG_FN(log_debug_at, LOG_DEBUG, vlog_plain)
 
+/*
+ * Exit after a fatal error.  On another thread than the main one (a fetch
+ * thread) without the exit handlers, which would run while the main
+ * thread goes on.
+ */
+static void __attribute__((noreturn))
+die(void)
+{
+	if (gettid() != getpid()) {
+		fflush(stderr);
+		_exit(1);
+	}
+	exit(1);
+}
+
 void
 fatal_at(const char *file, int line, const char *func, const char *fmt, ...)
 {
@@ -275,7 +292,7 @@ fatal_at(const char *file, int line, const char *func, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog_errno(&at, LOG_CRIT, fmt, ap);
 	va_end(ap);
-	exit(1);
+	die();
 }
 
 void
@@ -287,5 +304,5 @@ fatalx_at(const char *file, int line, const char *func, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlog(&at, LOG_CRIT, NULL, fmt, ap);
 	va_end(ap);
-	exit(1);
+	die();
 }

@@ -124,8 +124,8 @@ struct body {
 	struct json_tokener	*tok;		/* extract only */
 	/*
 	 * A tokener that parsed a whole value, back to the pool in
-	 * body_finish() or body_free() (the loop thread; body_feed() may
-	 * run on a fetch thread).
+	 * body_free() (the loop thread; body_feed() may run on a fetch
+	 * thread).
 	 */
 	struct json_tokener	*tok_spent;
 	struct json_object	*value;

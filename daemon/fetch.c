@@ -1,21 +1,26 @@
 /*
- * fetch.c: owns the libcurl multi handle, its single ev_timer, one ev_io per
- * socket libcurl asks us to watch, and a small pool of reusable easy
- * handles.  It is the only file that includes curl/curl.h.
+ * fetch.c: owns the libcurl multi handles (one per shard: the daemon's
+ * loop and each fetch thread's), their ev_timers, one ev_io per socket
+ * libcurl asks us to watch, a small pool of reusable easy handles per
+ * shard, and the queues between the loop thread and the fetch threads.
+ * It is the only file that includes curl/curl.h.
  *
  * The wiring is curl's evhiperfifo pattern without its bugs (STYLE.md, the
  * curl + libev section): libcurl's socket callback starts, changes or stops
- * an ev_io; its timer callback re-arms our one ev_timer (never calling back
- * into libcurl); both watchers call curl_multi_socket_action() and then
- * drain curl_multi_info_read().  Finished transfers are removed from the
- * multi before their owner's done() runs, so done() may start new ones.
- * fetch.c knows nothing of jobs: it reports through struct xfer.
+ * an ev_io; its timer callback re-arms the shard's one ev_timer (never
+ * calling back into libcurl); both watchers call curl_multi_socket_action()
+ * and then drain curl_multi_info_read().  Finished transfers are removed
+ * from the multi before their owner's done() runs, so done() may start new
+ * ones; done() always runs on the loop thread (a fetch thread posts the
+ * transfer back).  fetch.c knows nothing of jobs: it reports through
+ * struct xfer.
  */
 #include "config.h"
 
 #include <sys/queue.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -23,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -154,6 +160,7 @@ struct fshard {
 	struct xlist	 cancels;	/* to stop */
 	struct xlist	 posted;	/* finished: done() to run */
 	int		 stop;
+	int		 started;	/* its thread runs */
 	ev_async	 wake;		/* inbox, cancels or stop */
 };
 
@@ -170,6 +177,15 @@ static struct {
 	char		*ae;		/* Accept-Encoding: what libcurl decodes */
 	int		 proxy_env;	/* a proxy in the environment */
 	ev_async	 posted;	/* a fetch thread posted a transfer */
+	unsigned	 first;		/* shard whose posts come first, next */
+	/*
+	 * The user agents given by fetch_start() (the caller's string may go
+	 * at a reload while a fetch thread has yet to read it), newest first.
+	 */
+	struct fua {
+		struct fua	*next;
+		char		 s[];
+	}		*uas;
 } G;
 
 static void	fetch_drain(void);
@@ -1158,8 +1174,8 @@ xl_remove(struct xlist *l, struct xfer *x)
 
 /*
  * The shard for a transfer: the one with the fewest transfers of its
- * origin, looking from the origin's home shard on (a hash of its load
- * array), so that on a tie the origin stays home.  Always taking the
+ * origin, looking from the origin's home shard on (x->origin_hash), so
+ * that on a tie the origin stays home.  Always taking the
  * least loaded, shard i holds at most ceil((per-host - i') / shards) of
  * the origin's transfers (i' its place after home): as many connections
  * in all as per-host allows, and one origin fetched one at a time keeps
@@ -1167,7 +1183,7 @@ xl_remove(struct xlist *l, struct xfer *x)
  * Without an origin (load NULL): the fewest transfers in all.
  */
 static struct fshard *
-fetch_pick(const unsigned *load)
+fetch_pick(const unsigned *load, uint32_t hash)
 {
 	unsigned	 i, k, best, home;
 
@@ -1179,8 +1195,7 @@ fetch_pick(const unsigned *load)
 				best = i;
 		return (&shards[best]);
 	}
-	home = (unsigned)(((uintptr_t)load * 0x9e3779b97f4a7c15ULL) >> 32) %
-	    nshards;
+	home = hash % nshards;
 	for (best = home, k = 1; k < nshards; k++) {
 		i = (home + k) % nshards;
 		if (load[i] < load[best])
@@ -1198,6 +1213,24 @@ fetch_count(struct fshard *s, struct xfer *x, int d)
 		x->load[s->id] += d;
 }
 
+/* fetch.c's copy of a user agent, kept until fetch_free(). */
+static const char *
+fetch_ua(const char *ua)
+{
+	struct fua	*u;
+	size_t		 n;
+
+	for (u = G.uas; u != NULL; u = u->next)
+		if (strcmp(u->s, ua) == 0)
+			return (u->s);
+	n = strlen(ua) + 1;
+	u = xmalloc(sizeof(*u) + n);
+	memcpy(u->s, ua, n);
+	u->next = G.uas;
+	G.uas = u;
+	return (u->s);
+}
+
 /*
  * Start one transfer: 0, or -1 with *cause.  On a fetch thread's shard
  * it is queued and started there; a failure to start then comes back
@@ -1206,7 +1239,7 @@ fetch_count(struct fshard *s, struct xfer *x, int d)
 int
 fetch_start(struct xfer *x, char **cause)
 {
-	struct fshard	*s = fetch_pick(x->load);
+	struct fshard	*s = fetch_pick(x->load, x->origin_hash);
 
 	x->status = 0;
 	x->fclass = FC_NONE;
@@ -1217,7 +1250,10 @@ fetch_start(struct xfer *x, char **cause)
 	x->t_dns = x->t_connect = x->t_tls = x->t_ttfb = x->t_total = 0;
 	x->headers = NULL;
 	x->easy = NULL;
+	x->start_failed = 0;
 	x->shard = s->id;
+	if (x->user_agent != NULL)
+		x->user_agent = fetch_ua(x->user_agent);
 	if (s->id == 0) {
 		if (fetch_start_here(x, cause) == -1)
 			return (-1);
@@ -1288,6 +1324,7 @@ fetch_wake_ev(struct ev_loop *loop, ev_async *w, int revents)
 		pthread_mutex_unlock(&s->lock);
 		cause = NULL;
 		if (fetch_start_here(x, &cause) == -1) {
+			x->start_failed = 1;
 			x->fclass = FC_OTHER;
 			snprintf(x->detail, sizeof(x->detail), "%s", cause);
 			free(cause);
@@ -1311,19 +1348,22 @@ fetch_wake_ev(struct ev_loop *loop, ev_async *w, int revents)
 /*
  * Loop thread: run done() of what the fetch threads finished, one at a
  * time (a done() may cancel another posted transfer, which then leaves
- * the queue), at most POSTED_MAX per call so control gets its turn.
+ * the queue), at most max; the shard that comes first turns.
  */
-#define POSTED_MAX	256
-static void
-fetch_posted_ev(struct ev_loop *loop, ev_async *w, int revents)
+static unsigned
+fetch_take_posted(unsigned max)
 {
 	struct fshard	*s;
 	struct xfer	*x;
-	unsigned	 i, n = 0;
+	unsigned	 i, k, n = 0;
 
-	for (i = 1; i < nshards; i++) {
+	if (nshards < 2)
+		return (0);
+	G.first = G.first % (nshards - 1) + 1;
+	for (k = 0; k < nshards - 1; k++) {
+		i = (G.first - 1 + k) % (nshards - 1) + 1;
 		s = &shards[i];
-		while (n < POSTED_MAX) {
+		while (n < max) {
 			pthread_mutex_lock(&s->lock);
 			if ((x = s->posted.head) != NULL) {
 				xl_remove(&s->posted, x);
@@ -1337,10 +1377,34 @@ fetch_posted_ev(struct ev_loop *loop, ev_async *w, int revents)
 			x->done(x);
 		}
 	}
+	return (n);
+}
+
+/*
+ * The posted transfers, at most POSTED_MAX per call so control gets its
+ * turn; then admission.
+ */
+#define POSTED_MAX	256
+static void
+fetch_posted_ev(struct ev_loop *loop, ev_async *w, int revents)
+{
+	unsigned	 n = fetch_take_posted(POSTED_MAX);
+
 	if (n == POSTED_MAX)
 		ev_async_send(loop, w);		/* more may wait: next round */
 	if (n > 0 && G.admit != NULL)
 		G.admit();
+}
+
+/*
+ * Run done() of every transfer a fetch thread has finished: before a run
+ * stops, so that what was fetched counts as on the loop thread's shard
+ * (there done() runs as soon as libcurl reports the end).  No admission.
+ */
+void
+fetch_flush(void)
+{
+	(void)fetch_take_posted(UINT_MAX);
 }
 
 /*
@@ -1468,7 +1532,7 @@ shard_init(struct fshard *s, unsigned id, struct ev_loop *loop,
     const struct daemonconf *dc, char **cause)
 {
 	struct timespec	 res;
-	long		 maxconn;
+	long		 maxconn;	/* (see below) */
 
 	s->id = id;
 	s->loop = loop;
@@ -1486,8 +1550,12 @@ shard_init(struct fshard *s, unsigned id, struct ev_loop *loop,
 	ev_check_init(&s->resume, fetch_resume_ev);
 	ev_set_priority(&s->resume, 1);	/* control is EV_MAXPRI */
 	ev_idle_init(&s->nowait, fetch_nowait_ev);
-	/* the idle connections kept, all shards together */
-	maxconn = (long)((dc->max_connections + nshards - 1) / nshards);
+	/*
+	 * The connections a shard keeps: libcurl closes one as soon as its
+	 * cache (in use included) holds more, and a shard may hold up to all
+	 * of max-connections (an origin's share is bounded, a shard's not).
+	 */
+	maxconn = (long)dc->max_connections;
 	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, fetch_sock_cb);
 	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, fetch_timer_cb);
 	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, maxconn);
@@ -1559,7 +1627,7 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 	struct ev_loop		*l;
 	sigset_t		 all, old;
 	unsigned		 i;
-	int			 rc;
+	int			 rc, probe[2];
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		*cause = xstrdup("curl_global_init failed");
@@ -1585,10 +1653,22 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 	shards = xcalloc(nshards, sizeof(*shards));
 	Fp = &shards[0];
 	for (i = 0; i < nshards; i++) {
-		l = i == 0 ? loop : ev_loop_new(EVFLAG_AUTO);
+		/*
+		 * A fetch thread's loop takes two descriptors (epoll and the
+		 * eventfd of its ev_async); libev aborts when it cannot get
+		 * the second, so both are tried first.
+		 */
+		l = NULL;
+		if (i > 0 && pipe(probe) == 0) {
+			close(probe[0]);
+			close(probe[1]);
+			l = ev_loop_new(EVFLAG_AUTO);
+		} else if (i == 0)
+			l = loop;
 		if (l == NULL) {
-			*cause = xstrdup("cannot create an event loop for a "
-			    "fetch thread");
+			xasprintf(cause, "cannot create an event loop for a "
+			    "fetch thread (fetch-threads = %u): %s", nshards,
+			    strerror(errno));
 			nshards = i;
 			fetch_free();
 			return (-1);
@@ -1617,7 +1697,8 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 			nshards = i;
 			fetch_free();
 			return (-1);
-		}
+		} else
+			shards[i].started = 1;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return (0);
 }
@@ -1632,12 +1713,15 @@ void
 fetch_free(void)
 {
 	struct fshard	*s;
+	struct fua	*u;
 	unsigned	 i;
 
 	if (shards == NULL)
 		return;
 	for (i = 1; i < nshards; i++) {
 		s = &shards[i];
+		if (!s->started)
+			continue;
 		pthread_mutex_lock(&s->lock);
 		s->stop = 1;
 		pthread_mutex_unlock(&s->lock);
@@ -1652,6 +1736,10 @@ fetch_free(void)
 	}
 	free(G.ae);
 	G.ae = NULL;
+	while ((u = G.uas) != NULL) {
+		G.uas = u->next;
+		free(u);
+	}
 	free(shards);
 	shards = NULL;
 	nshards = 0;

@@ -293,6 +293,7 @@ struct xfer {
 	 * anywhere.
 	 */
 	unsigned		*load;
+	uint32_t		 origin_hash;	/* picks the origin's home shard */
 	void			*arg;
 	/* Body bytes as they arrive; return -1 to abort with FC_TOO_LARGE. */
 	int			(*on_data)(struct xfer *, const char *, size_t);
@@ -320,6 +321,7 @@ struct xfer {
 	uint64_t		 bytes;
 	uint64_t		 header_bytes;	/* of every response so far */
 	int			 refused;	/* a redirect would leak a secret */
+	int			 start_failed;	/* on a fetch thread: FC_OTHER */
 	/* fetch.c's: which fetch thread, and its queues (under its lock) */
 	unsigned		 shard;
 	int			 fstate;
@@ -331,6 +333,8 @@ int	 fetch_start(struct xfer *, char **);
 void	 fetch_cancel(struct xfer *);	/* done() is not called */
 /* Ask now, wait in fetch_cancel(): many cancels cost one round trip. */
 void	 fetch_cancel_begin(struct xfer *);
+/* Run done() of what fetch threads finished (before a run stops). */
+void	 fetch_flush(void);
 void	 fetch_cleanup(struct xfer *);	/* free the easy handle */
 void	 fetch_set_admit(void (*)(void));
 /* Asked during long loop iterations: is other work waiting (control)? */

@@ -50,6 +50,7 @@ struct host {
 	unsigned	 refs;		/* items pointing here */
 	unsigned	 inflight;
 	unsigned	 load[FETCH_SHARDS_MAX];	/* in flight per shard */
+	uint32_t	 fnv;		/* of origin */
 	unsigned	 limit;		/* adaptive cap, 0 = the job's per-host */
 	unsigned	 consec;	/* consecutive failures (breaker) */
 	unsigned	 probes;	/* failed probes while down */
@@ -309,14 +310,21 @@ stats_slowest(struct runstats *st, const char *url, int64_t usec)
 
 /* Hosts. */
 
-static unsigned
-host_hash(const char *s)
+/* FNV-1a of an origin: its bucket, and its home fetch shard (fetch.c). */
+static uint32_t
+origin_fnv(const char *s)
 {
-	unsigned	 h = 2166136261u;
+	uint32_t	 h = 2166136261u;
 
 	while (*s != '\0')
 		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return (h % HOST_BUCKETS);
+	return (h);
+}
+
+static unsigned
+host_hash(const char *s)
+{
+	return (origin_fnv(s) % HOST_BUCKETS);
 }
 
 static struct host *
@@ -335,6 +343,7 @@ host_get(const char *url)
 	if (h == NULL) {
 		h = xcalloc(1, sizeof(*h) + strlen(origin) + 1);
 		strcpy(h->origin, origin);
+		h->fnv = origin_fnv(origin);
 		ev_timer_init(&h->wake, host_wake_cb, 0., 0.);
 		h->next = J.hosts[b];
 		J.hosts[b] = h;
@@ -996,6 +1005,7 @@ item_start(struct item *it)
 	it->x.def = p->hold->def;
 	it->x.shape = p->hold->shape;
 	it->x.load = it->host->load;
+	it->x.origin_hash = it->host->fnv;
 	it->x.user_agent = J.dc->user_agent;
 	it->x.reqbody = p->reqbody;
 	it->x.reqbody_len = p->reqbody_len;
@@ -1465,6 +1475,14 @@ item_done(struct xfer *x)
 
 	item_unlink(it);
 	fetch_cleanup(x);
+	if (x->start_failed) {
+		/* As when fetch_start() fails on the loop thread's shard. */
+		item_record(it, FC_OTHER, fclass_names[FC_OTHER], x->detail);
+		item_free(it);
+		run_event(r, RUNEV_PROGRESS);
+		run_check_done(r);
+		return;
+	}
 	r->st.bytes += x->bytes;
 	fc = item_outcome(it, name, sizeof(name));
 	ra = x->retry_after[0] == '\0' ? -1 :
@@ -1849,6 +1867,16 @@ job_stop(struct run *r, enum fclass fc, const char *why)
 
 	if (RUN_FINISHED(r) || r->closing || p->stop_class != FC_NONE)
 		return;
+	/*
+	 * Transfers a fetch thread finished, waiting for their done(): their
+	 * results stand (on the loop thread's shard done() would have run
+	 * already).  A done() may finish or stop this run meanwhile.
+	 */
+	fetch_flush();
+	if (RUN_FINISHED(r) || r->closing || p->stop_class != FC_NONE) {
+		admit_later();
+		return;
+	}
 	p->stop_class = fc;
 	if (r->reason == NULL)
 		r->reason = xstrdup(why);
@@ -1868,6 +1896,7 @@ job_stop(struct run *r, enum fclass fc, const char *why)
 	}
 	run_event(r, RUNEV_PROGRESS);
 	run_check_done(r);
+	admit_later();		/* the slots freed go to other runs */
 }
 
 int

@@ -54,6 +54,26 @@ for task in /proc/"$FETCHD_PID"/task/*; do
 	[ "$ns" -gt 3000000 ] || t_fail "$(cat "$task/comm") ran only $ns ns"
 done
 
+# Reloads that change the user agent while transfers wait in a fetch
+# thread's queue: the thread reads fetch.c's copy of the old one, never
+# the freed string (AddressSanitizer and valgrind see to it).  An
+# upstream of its own: the job leaves idle connections.
+UP1=$UP
+t_upstream
+printf '[job ua]\nurl = %s/ua/[1-6000]\nconcurrency = 200\nper-host = 200\n' \
+    "$UP" >"$T/ua.conf"
+UP=$UP1
+t_ctl submit "$T/ua.conf" >/dev/null || t_fail "submit ua"
+for k in 1 2 3 4 5 6 7 8; do
+	printf '[daemon]\nfetch-threads = 3\ndrain-timeout = 1s\nuser-agent = test/%s\n' \
+	    "$k" >"$T/d.conf"
+	t_ctl reload >/dev/null || t_fail "reload $k"
+done
+t_wait_until "t_ctl status ua --json | grep -q '\"state\":\"done\"'" 60 ||
+	t_fail "ua: run did not finish"
+t_assert_eq 6000 "$(grep -c '"status":200' "$T/state/results/ua/1.ndjson")" \
+    "ua: records"
+
 # Timeouts fire on every thread: 30 hanging URLs, timeout 400ms (from
 # an upstream of their own: the failures open its breaker).
 UP1=$UP
@@ -62,9 +82,13 @@ printf '[job slow]\nurl = %s/hang/[1-30]?hang=1\nconcurrency = 30\nper-host = 30
     "$UP" >"$T/slow.conf"
 # An origin fetched one at a time keeps one connection (its home shard).
 curl -s "$UP/__reset" >/dev/null
+# Twice: the origin's home is a hash of the origin, not of fetchd's
+# record of it (which goes between the runs).
 printf '[job single]\nurl = %s/s/[1-40]\nper-host = 1\n' "$UP" >"$T/single.conf"
-t_ctl submit "$T/single.conf" --wait >"$T/single.out" 2>&1 ||
-	t_fail "single: $(cat "$T/single.out")"
+for run in 1 2; do
+	t_ctl submit "$T/single.conf" --wait >"$T/single.out" 2>&1 ||
+		t_fail "single $run: $(cat "$T/single.out")"
+done
 t_assert_eq 2 "$(stats connections)" "connections of a per-host 1 origin (and ours)"
 UP=$UP1
 t_ctl submit "$T/slow.conf" --wait >"$T/slow.out" 2>&1
@@ -123,6 +147,16 @@ t_wait_until "t_ctl status term --json | grep -q '\"in_flight\":50'" 10 ||
 t_stop_fetchd
 grep -q "term run 1 suspended at 0/50" "$T/fetchd.log" ||
 	t_fail "term: run not suspended"
+
+# fetch-threads = 16 where a fetch thread's loop cannot get its file
+# descriptors: a clear error, no crash (fetch_free() joined threads that
+# never started).
+printf '[daemon]\nfetch-threads = 16\n' >"$T/d16.conf"
+(ulimit -n 40; exec "$FETCHD" -c "$T/d16.conf" --socket "$T/x.sock" \
+    --state-dir "$T/x" >"$T/d16.out" 2>&1)
+rc=$?
+t_assert_eq 1 "$rc" "exit status when a fetch thread cannot start ($(cat "$T/d16.out"))"
+grep -q "fetch thread" "$T/d16.out" || t_fail "no clear error: $(cat "$T/d16.out")"
 
 # fetch-threads = 1: no fetch thread, the same work done.
 printf '[daemon]\nfetch-threads = 1\n' >"$T/d1.conf"
