@@ -1627,7 +1627,7 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 	struct ev_loop		*l;
 	sigset_t		 all, old;
 	unsigned		 i;
-	int			 rc, probe[2];
+	int			 rc, probe[4];
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		*cause = xstrdup("curl_global_init failed");
@@ -1654,15 +1654,25 @@ fetch_init(struct ev_loop *loop, const struct daemonconf *dc, char **cause)
 	Fp = &shards[0];
 	for (i = 0; i < nshards; i++) {
 		/*
-		 * A fetch thread's loop takes two descriptors (epoll and the
-		 * eventfd of its ev_async); libev aborts when it cannot get
-		 * the second, so both are tried first.
+		 * A fetch thread's shard takes four descriptors: its loop's
+		 * epoll, the socketpair of its multi handle (libcurl's
+		 * wakeup) and the eventfd of its ev_async, which libev
+		 * aborts without: all four are tried first.
 		 */
 		l = NULL;
 		if (i > 0 && pipe(probe) == 0) {
-			close(probe[0]);
-			close(probe[1]);
-			l = ev_loop_new(EVFLAG_AUTO);
+			if (pipe(probe + 2) == 0) {
+				close(probe[2]);
+				close(probe[3]);
+				close(probe[0]);
+				close(probe[1]);
+				l = ev_loop_new(EVFLAG_AUTO);
+			} else {
+				rc = errno;
+				close(probe[0]);
+				close(probe[1]);
+				errno = rc;
+			}
 		} else if (i == 0)
 			l = loop;
 		if (l == NULL) {
