@@ -125,6 +125,9 @@ fi
 
 DCONF=$T/fetchd.conf
 printf '[daemon]\nmax-connections = 1000\nlog-level = warning\n' >"$DCONF"
+# BENCH_FETCH_THREADS=N: the daemon's fetch-threads (default: auto)
+[ -z "${BENCH_FETCH_THREADS:-}" ] ||
+    echo "fetch-threads = $BENCH_FETCH_THREADS" >>"$DCONF"
 start_fetchd()
 {
 	rm -rf "$T/state"

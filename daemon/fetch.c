@@ -1348,14 +1348,17 @@ fetch_wake_ev(struct ev_loop *loop, ev_async *w, int revents)
 /*
  * Loop thread: run done() of what the fetch threads finished, one at a
  * time (a done() may cancel another posted transfer, which then leaves
- * the queue), at most max; the shard that comes first turns.
+ * the queue), at most max; the shard that comes first turns.  With
+ * yield, after each BUSY_CHECK of them the yield hook is asked whether a
+ * control request waits, as between socket events (fetch_busy()).
  */
 static unsigned
-fetch_take_posted(unsigned max)
+fetch_take_posted(unsigned max, int yield)
 {
 	struct fshard	*s;
 	struct xfer	*x;
 	unsigned	 i, k, n = 0;
+	ev_tstamp	 mark = yield ? ev_time() : 0, now;
 
 	if (nshards < 2)
 		return (0);
@@ -1375,6 +1378,13 @@ fetch_take_posted(unsigned max)
 			fetch_count(s, x, -1);
 			n++;
 			x->done(x);
+			if (!yield || G.yield == NULL || n % BUSY_EVERY != 0)
+				continue;
+			if ((now = ev_time()) - mark < BUSY_CHECK)
+				continue;
+			mark = now;
+			if (G.yield())
+				return (max);	/* as if full: the rest later */
 		}
 	}
 	return (n);
@@ -1388,7 +1398,7 @@ fetch_take_posted(unsigned max)
 static void
 fetch_posted_ev(struct ev_loop *loop, ev_async *w, int revents)
 {
-	unsigned	 n = fetch_take_posted(POSTED_MAX);
+	unsigned	 n = fetch_take_posted(POSTED_MAX, 1);
 
 	if (n == POSTED_MAX)
 		ev_async_send(loop, w);		/* more may wait: next round */
@@ -1404,7 +1414,7 @@ fetch_posted_ev(struct ev_loop *loop, ev_async *w, int revents)
 void
 fetch_flush(void)
 {
-	(void)fetch_take_posted(UINT_MAX);
+	(void)fetch_take_posted(UINT_MAX, 0);
 }
 
 /*
