@@ -119,6 +119,7 @@ struct run_priv {
 	struct rfile		*rf;
 	struct buf		 line;
 	enum fclass		 stop_class;	/* cancel/deadline in progress */
+	int			 flushing;	/* job_stop() runs finished done()s */
 	int			 aborted;	/* abort-after reached */
 	unsigned		 concurrency;	/* def's, or set at run time */
 	double			 rate;
@@ -1865,14 +1866,18 @@ job_stop(struct run *r, enum fclass fc, const char *why)
 	struct run_priv	*p = r->p;
 	struct item	*it;
 
-	if (RUN_FINISHED(r) || r->closing || p->stop_class != FC_NONE)
+	if (RUN_FINISHED(r) || r->closing || p->stop_class != FC_NONE ||
+	    p->flushing)
 		return;
 	/*
 	 * Transfers a fetch thread finished, waiting for their done(): their
 	 * results stand (on the loop thread's shard done() would have run
-	 * already).  A done() may finish or stop this run meanwhile.
+	 * already).  A done() may finish this run meanwhile; one that would
+	 * stop it again (abort-after) returns above, so the stack stays flat.
 	 */
+	p->flushing = 1;
 	fetch_flush();
+	p->flushing = 0;
 	if (RUN_FINISHED(r) || r->closing || p->stop_class != FC_NONE) {
 		admit_later();
 		return;
