@@ -1239,7 +1239,18 @@ fetch_ua(const char *ua)
 int
 fetch_start(struct xfer *x, char **cause)
 {
-	struct fshard	*s = fetch_pick(x->load, x->origin_hash);
+	struct fshard	*s;
+
+	/*
+	 * A transfer that may multiplex (HTTP/2 over TLS) stays on its
+	 * origin's home shard: one multi handle, one connection, as with a
+	 * single loop.  The others spread (fetch_pick()).
+	 */
+	if (x->def->http2 && nshards > 1 && x->load != NULL &&
+	    strncasecmp(x->url, "https:", 6) == 0)
+		s = &shards[x->origin_hash % nshards];
+	else
+		s = fetch_pick(x->load, x->origin_hash);
 
 	x->status = 0;
 	x->fclass = FC_NONE;

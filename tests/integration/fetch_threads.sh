@@ -2,11 +2,15 @@
 # fetch-threads: transfers run on several event loops (daemon/fetch.c,
 # shards).  With 3: the threads exist; 600 URLs all arrive, right; an
 # origin's connections stay within per-host however its transfers are
-# spread; timeouts expire on every thread; a cancel stops transfers on
-# every thread at once and frees their slots (a later run gets all of its
-# concurrency); abort-after stops a run from inside a completion; SIGTERM
-# with transfers in flight on the threads suspends the run and exits 0.
-# Then fetch-threads = 1 (a single loop) resumes it and does more work.
+# spread, and one fetched one at a time keeps one connection; an HTTP/2
+# origin keeps one multiplexed connection; reloads that change the user
+# agent under load are safe; timeouts expire on every thread; a cancel
+# stops transfers on every thread at once and frees their slots (a later
+# run gets all of its concurrency); abort-after stops a run from inside a
+# completion; SIGTERM with transfers in flight on the threads suspends the
+# run and exits 0; a fetch thread that cannot get its descriptors is a
+# clear error.  Then fetch-threads = 1 (a single loop) resumes the run and
+# does more work.
 . "$(dirname "$0")/../lib.sh"
 t_init fetch_threads
 t_upstream
@@ -53,6 +57,15 @@ for task in /proc/"$FETCHD_PID"/task/*; do
 	echo "$(cat "$task/comm"): ran ${ns} ns"
 	[ "$ns" -gt 3000000 ] || t_fail "$(cat "$task/comm") ran only $ns ns"
 done
+
+# An HTTP/2 origin stays on its home thread: one multiplexed connection.
+t_nginx
+printf '[job h2]\nurl = %s/json/[1-200]\nca-file = %s\nconcurrency = 20\nper-host = 20\n' \
+    "$NGXS" "$NGX_CA" >"$T/h2.conf"
+t_ctl submit "$T/h2.conf" --wait >"$T/h2.out" 2>&1 || t_fail "h2: $(cat "$T/h2.out")"
+n=$(awk '$2 == "HTTP/2.0" && $3 == "https" { print $1 }' "$NGX_ACCESS_LOG" |
+    sort -u | wc -l)
+t_assert_eq 1 "$n" "HTTP/2 connections to one origin with 3 fetch threads"
 
 # Reloads that change the user agent while transfers wait in a fetch
 # thread's queue: the thread reads fetch.c's copy of the old one, never
