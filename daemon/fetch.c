@@ -1532,6 +1532,12 @@ fetch_set_yield(int (*yield)(void))
 	G.yield = yield;
 }
 
+unsigned
+fetch_loops(void)
+{
+	return (nshards);
+}
+
 const char *
 fetch_version(void)
 {

@@ -670,8 +670,9 @@ main(int argc, char **argv)
 	notify_ready();
 	memset(&f, 0, sizeof(f));
 	f.message_id = MSGID_DAEMON_START;
-	log_event(LOG_INFO, &f, "fetchd %s ready: socket %s, state %s",
-	    PACKAGE_VERSION, D.dc.socket, D.dc.state_dir);
+	log_event(LOG_INFO, &f, "fetchd %s ready: socket %s, state %s, "
+	    "transfers on %u loop%s", PACKAGE_VERSION, D.dc.socket,
+	    D.dc.state_dir, fetch_loops(), fetch_loops() == 1 ? "" : "s");
 
 	ev_run(D.loop, 0);
 

@@ -340,6 +340,7 @@ void	 fetch_set_admit(void (*)(void));
 /* Asked during long loop iterations: is other work waiting (control)? */
 void	 fetch_set_yield(int (*)(void));
 const char *fetch_version(void);
+unsigned fetch_loops(void);	/* the daemon's loop and the fetch threads' */
 /* curl's header callback (arg: the xfer), pure; for the header fuzzer. */
 size_t	 fetch_header_cb(char *, size_t, size_t, void *);
 

@@ -17,6 +17,8 @@ t_upstream
 printf '[daemon]\nfetch-threads = 3\ndrain-timeout = 1s\n' >"$T/d.conf"
 t_fetchd -c "$T/d.conf"
 
+grep -q "ready: .*, transfers on 3 loops" "$T/fetchd.log" ||
+	t_fail "the start message does not say 3 loops"
 names=$(cat /proc/"$FETCHD_PID"/task/*/comm | sort | tr '\n' ' ')
 case $names in
 *"fetch/1 fetch/2 "*) ;;
