@@ -1425,13 +1425,7 @@ fetch_posted_ev(struct ev_loop *loop, ev_async *w, int revents)
 void
 fetch_flush(void)
 {
-	static int	 flushing;
-
-	if (flushing)
-		return;		/* an outer call takes them all */
-	flushing = 1;
-	(void)fetch_take_posted(UINT_MAX, 0);
-	flushing = 0;
+	(void)fetch_take_posted(UINT_MAX, 0);	/* re-entered: takes the rest */
 }
 
 /*

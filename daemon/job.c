@@ -120,6 +120,7 @@ struct run_priv {
 	struct buf		 line;
 	enum fclass		 stop_class;	/* cancel/deadline in progress */
 	int			 flushing;	/* job_stop() runs finished done()s */
+	enum fclass		 flush_fc;	/* a stop asked meanwhile */
 	int			 aborted;	/* abort-after reached */
 	unsigned		 concurrency;	/* def's, or set at run time */
 	double			 rate;
@@ -1234,8 +1235,9 @@ job_admit(void)
 				admit_soon();
 				return;
 			}
-			if (p->stop_class != FC_NONE || p->run->st.in_flight >=
-			    p->concurrency || run_held(p->run))
+			if (p->stop_class != FC_NONE || p->flushing ||
+			    p->run->st.in_flight >= p->concurrency ||
+			    run_held(p->run))
 				continue;
 			run_fill(p->run);
 			if (!TAILQ_EMPTY(&p->pending) && !rate_take(p))
@@ -1866,21 +1868,38 @@ job_stop(struct run *r, enum fclass fc, const char *why)
 	struct run_priv	*p = r->p;
 	struct item	*it;
 
-	if (RUN_FINISHED(r) || r->closing || p->stop_class != FC_NONE ||
-	    p->flushing)
+	if (RUN_FINISHED(r) || r->closing || p->stop_class != FC_NONE)
 		return;
+	if (p->flushing) {
+		/*
+		 * A done() of the flush below stops the run (abort-after):
+		 * that failure came first, so its class and reason win; the
+		 * outer call stops the run once the flush is over.
+		 */
+		if (p->flush_fc == FC_NONE) {
+			p->flush_fc = fc;
+			if (r->reason == NULL)
+				r->reason = xstrdup(why);
+		}
+		return;
+	}
 	/*
 	 * Transfers a fetch thread finished, waiting for their done(): their
 	 * results stand (on the loop thread's shard done() would have run
-	 * already).  A done() may finish this run meanwhile; one that would
-	 * stop it again (abort-after) returns above, so the stack stays flat.
+	 * already).  A done() may finish this run meanwhile, or stop it
+	 * (above); admission leaves the run alone until then.
 	 */
 	p->flushing = 1;
+	p->flush_fc = FC_NONE;
 	fetch_flush();
 	p->flushing = 0;
 	if (RUN_FINISHED(r) || r->closing || p->stop_class != FC_NONE) {
 		admit_later();
 		return;
+	}
+	if (p->flush_fc != FC_NONE) {
+		fc = p->flush_fc;
+		why = r->reason;
 	}
 	p->stop_class = fc;
 	if (r->reason == NULL)

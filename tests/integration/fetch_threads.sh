@@ -154,6 +154,8 @@ assert e.count("http_500") >= 3, e
 assert e.count("http_500") + e.count("cancelled") == 70, e
 assert all(r["error"] == "cancelled" for r in recs if r["i"] >= 30), e
 PY
+grep -q "abort run 1 failed: .*: abort-after: [0-9]* URLs failed" "$T/fetchd.log" ||
+	t_fail "abort: the run's end does not give abort-after as the reason"
 t_ctl ping >/dev/null || t_fail "fetchd died"
 
 # SIGTERM with 50 transfers in flight on the threads: the drain-timeout
