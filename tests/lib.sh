@@ -262,7 +262,7 @@ t_valgrind_setup()
 	esac
 	[ -z "$why" ] || t_skip "not under valgrind: $why"
 	command -v valgrind >/dev/null || t_skip "valgrind is not installed"
-	ldd "$FETCHD" 2>/dev/null | grep -q libasan &&
+	ldd "$FETCHD" 2>/dev/null | grep -Eq "lib(asan|tsan)" &&
 	    t_skip "sanitizer build: valgrind cannot run it"
 	mkdir -p "$T/vg" "$T/vgbin"
 	# permissions.sh runs fetchctl as other users: they log here too.
@@ -673,15 +673,15 @@ t_rss_kb()
 }
 
 # t_assert_peak_rss NAME PID KB: the peak RSS (VmHWM) of PID stays under
-# KB.  ASan keeps up to 256 MiB of freed memory in quarantine, and under
-# valgrind RSS includes valgrind's own memory: there only gross growth is
-# checked (1 GiB, 256 MiB).
+# KB.  ASan keeps up to 256 MiB of freed memory in quarantine (TSan has
+# its shadow memory), and under valgrind RSS includes valgrind's own
+# memory: there only gross growth is checked (1 GiB, 256 MiB).
 t_assert_peak_rss()
 {
 	local name=$1 pid=$2 bound=$3 hwm
 	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
 	echo "$name: peak RSS ${hwm} kB"
-	if ldd "$FETCHD" 2>/dev/null | grep -q libasan; then
+	if ldd "$FETCHD" 2>/dev/null | grep -Eq "lib(asan|tsan)"; then
 		bound=1048576
 	elif [ "${FETCHD_VALGRIND:-0}" = 1 ]; then
 		bound=262144

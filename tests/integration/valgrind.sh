@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 t_init valgrind
 command -v valgrind > /dev/null || t_skip "valgrind is not installed"
-ldd "$FETCHD" | grep -q libasan && t_skip "sanitizer build"
+ldd "$FETCHD" | grep -Eq 'lib(asan|tsan)' && t_skip "sanitizer build"
 t_upstream
 FETCHD_SOCKET=$T/ctl.sock
 valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
