@@ -1559,7 +1559,6 @@ shard_init(struct fshard *s, unsigned id, struct ev_loop *loop,
     const struct daemonconf *dc, char **cause)
 {
 	struct timespec	 res;
-	long		 maxconn;	/* (see below) */
 
 	s->id = id;
 	s->loop = loop;
@@ -1577,15 +1576,15 @@ shard_init(struct fshard *s, unsigned id, struct ev_loop *loop,
 	ev_check_init(&s->resume, fetch_resume_ev);
 	ev_set_priority(&s->resume, 1);	/* control is EV_MAXPRI */
 	ev_idle_init(&s->nowait, fetch_nowait_ev);
+	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, fetch_sock_cb);
+	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, fetch_timer_cb);
 	/*
 	 * The connections a shard keeps: libcurl closes one as soon as its
 	 * cache (in use included) holds more, and a shard may hold up to all
 	 * of max-connections (an origin's share is bounded, a shard's not).
 	 */
-	maxconn = (long)dc->max_connections;
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, fetch_sock_cb);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, fetch_timer_cb);
-	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, maxconn);
+	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS,
+	    (long)dc->max_connections);
 	curl_multi_setopt(s->multi, CURLMOPT_PIPELINING,
 	    (long)CURLPIPE_MULTIPLEX);
 	if (id == 0)
